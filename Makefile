@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# tensorflow-cpu where there is no NVIDIA GPU, the full tensorflow where there is one.
+TF_EXTRA := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+COURSE ?= course
+
+.PHONY: setup system demo test lint bench clean
+
+setup: system $(STAMP)
+
+system:
+	@./scripts/setup-system.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[$(TF_EXTRA),dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/cnngrade demo --course-dir $(COURSE)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check autograder cli tests
+
+clean:
+	rm -rf $(VENV) $(COURSE) .pytest_cache

@@ -1,0 +1,195 @@
+"""One submission's sandboxed kernel: it runs the notebook cell by cell within the time limits,
+survives the student's code killing it (the killing cell is skipped and the rest replayed), and
+then runs the checker's calls."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from autograder.config import Limits
+from autograder.kernel import CappedNotebookClient, new_kernel_manager
+from autograder.sandbox import SandboxPlan, prepare_dirs
+
+MAX_RESTARTS = 5
+
+
+class KernelGone(Exception):
+    """The student's kernel died or stopped answering; the message says which."""
+
+
+@dataclass
+class ExecutionReport:
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)   # one sentence each, shown to the student
+    errors: int = 0                                     # cells that raised an exception
+
+
+class StudentKernel:
+    """Use as a context manager: `with StudentKernel(nb, limits) as k: k.run_notebook(); ...`."""
+
+    def __init__(self, nb: NotebookNode, limits: Limits, *, gpu: bool = False,
+                 files: dict[str, bytes] | None = None,
+                 readonly: tuple[tuple[Path, str], ...] = ()):
+        self.nb = nb
+        self.limits = limits
+        self.files = files or {}
+        self._tmp = Path(tempfile.mkdtemp(prefix="cnngrade-"))
+        self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._tmp / "sock",
+                                limits=limits, gpu=gpu, readonly=readonly)
+        self.skipped: dict[int, str] = {}   # cell index -> why it is no longer run
+        self.client: CappedNotebookClient | None = None
+        self.report = ExecutionReport()
+        self._executed = False
+        self._deadline = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "StudentKernel":
+        prepare_dirs(self.plan.scratch, self.plan.sockets)
+        for name, data in self.files.items():
+            target = self.plan.scratch / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _start(self) -> None:
+        km = new_kernel_manager(self.plan)
+        client = CappedNotebookClient(
+            self.nb, km=km, timeout=int(self.limits.cell_timeout), allow_errors=True,
+            kernel_name="python3", startup_timeout=60, shutdown_kernel="immediate",
+            resources={"metadata": {"path": str(self.plan.scratch)}},
+        )
+        client.output_cap = self.limits.output_size
+        try:
+            with open(self._tmp / "kernel.log", "ab") as log:
+                client.start_new_kernel(cwd=str(self.plan.scratch), stdout=log, stderr=log)
+            client.start_new_kernel_client()
+        except Exception as exc:
+            self.client = client
+            self._stop()
+            raise KernelGone(f"the Python kernel could not start in the sandbox ({exc})") from None
+        self.client = client
+
+    def _stop(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            if client.kc is not None:
+                client.kc.stop_channels()
+        except Exception:
+            pass
+        try:
+            if client.km is not None and client.km.has_kernel:
+                client._cleanup_kernel()
+        except Exception:
+            pass
+        try:
+            provisioner = getattr(client.km, "provisioner", None)
+            process = getattr(provisioner, "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        except Exception:
+            pass
+
+    # -- the notebook ------------------------------------------------------------------------
+    def run_notebook(self) -> ExecutionReport:
+        """Execute every code cell once, in order, within the cell and notebook time limits."""
+        start = time.monotonic()
+        self._deadline = start + self.limits.notebook_timeout
+        self._replay(first_run=True)
+        self._executed = True
+        self.report.seconds = time.monotonic() - start
+        self.report.errors = sum(
+            1 for c in self.nb.cells if c.cell_type == "code"
+            and any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+        return self.report
+
+    def _replay(self, first_run: bool = False) -> None:
+        """(Re)start the kernel and run the cells that have not been ruled out."""
+        for _ in range(MAX_RESTARTS + 1):
+            self._stop()
+            try:
+                self._start()
+            except KernelGone as gone:
+                self.report.problems.append(f"{gone}.")
+                raise
+            if self._run_cells(first_run):
+                return
+        raise KernelGone("the notebook killed its kernel too many times")
+
+    def _run_cells(self, first_run: bool) -> bool:
+        """True when all cells ran (or time ran out); False when the kernel must be restarted."""
+        assert self.client is not None
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code" or index in self.skipped:
+                continue
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 1:
+                self._skip_rest(index, first_run)
+                return True
+            self.client.timeout = int(max(1, min(self.limits.cell_timeout, remaining)))
+            cell.outputs = []
+            try:
+                self.client.execute_cell(cell, index)
+            except CellTimeoutError:
+                limit = self.client.timeout
+                self._rule_out(index, f"cell {index + 1} was stopped after {limit} s "
+                                      "(time limit per cell); it was skipped")
+                return False
+            except DeadKernelError:
+                self._rule_out(index, f"cell {index + 1} killed the Python kernel (it exited, "
+                                      "crashed or ran out of memory); it was skipped")
+                return False
+        return True
+
+    def _rule_out(self, index: int, why: str) -> None:
+        self.skipped[index] = why
+        self.report.problems.append(why + ".")
+        cell = self.nb.cells[index]
+        cell.outputs = [nbformat.v4.new_output("error", ename="CnngradeLimit", evalue=why,
+                                               traceback=[why])]
+
+    def _skip_rest(self, index: int, first_run: bool) -> None:
+        for rest in range(index, len(self.nb.cells)):
+            if self.nb.cells[rest].cell_type == "code" and rest not in self.skipped:
+                self.skipped[rest] = "not run: the notebook's time limit was reached"
+        if first_run or not any("time limit for the whole" in p for p in self.report.problems):
+            self.report.problems.append(
+                f"the notebook's time limit ({self.limits.notebook_timeout:.0f} s) was reached "
+                f"at cell {index + 1}; the cells from there on were not run.")
+
+    # -- the checker's calls ---------------------------------------------------------------
+    def run_code(self, code: str, timeout: float) -> list[dict]:
+        """Run `code` in the student's kernel and return its outputs (untrusted data)."""
+        if self.client is None:
+            self._deadline = time.monotonic() + self.limits.notebook_timeout
+            self._replay()
+        assert self.client is not None
+        cell = nbformat.v4.new_code_cell(code)
+        self.nb.cells.append(cell)
+        self.client.timeout = int(max(1, timeout))
+        try:
+            self.client.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
+        except CellTimeoutError:
+            self._stop()
+            raise KernelGone(f"it did not finish within {timeout:.0f} s") from None
+        except DeadKernelError:
+            self._stop()
+            raise KernelGone("it killed the Python kernel (it exited, crashed or ran out of "
+                             "memory)") from None
+        finally:
+            self.nb.cells.pop()
+        return list(cell.outputs)
