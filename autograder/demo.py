@@ -1,0 +1,41 @@
+"""The embedded default job: release conv-by-hand, collect the bundled sample submissions,
+grade them, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from autograder.collect import CollectReport, collect
+from autograder.config import Course
+from autograder.grade import GradeOutcome, GradeSummary, grade
+from autograder.release import ReleaseResult, release
+from autograder.report import ClassReport, class_report
+
+DEMO_SLUG = "conv-by-hand"
+
+
+@dataclass
+class DemoResult:
+    release: ReleaseResult
+    collect: CollectReport
+    grade: GradeSummary
+    report: ClassReport
+
+
+def samples_dir(course: Course, slug: str = DEMO_SLUG):
+    return course.solutions_dir / "samples" / slug
+
+
+def demo(course: Course, workers: int | None = None, slug: str = DEMO_SLUG,
+         on_step: Callable[[str], None] | None = None,
+         on_start: Callable[[int], None] | None = None,
+         on_done: Callable[[GradeOutcome], None] | None = None) -> DemoResult:
+    step = on_step or (lambda _message: None)
+    step(f"release {slug}")
+    released = release(course, slug)
+    step(f"collect the sample submissions from {samples_dir(course, slug)}")
+    collected = collect(course, slug, samples_dir(course, slug))
+    step("grade")
+    graded = grade(course, slug, workers=workers, on_start=on_start, on_done=on_done)
+    return DemoResult(released, collected, graded, class_report(course, slug))

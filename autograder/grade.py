@@ -1,0 +1,277 @@
+"""Grading: each submission's notebook executed in its own sandboxed kernel, then the hidden
+suite run in the trusted grader process against it. Results are cached by (submission hash,
+suite hash, environment), so `grade` is idempotent and resumable; only the main process writes
+the gradebook and the results files."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+
+from autograder.checker import TestResult, run_suite
+from autograder.config import Assignment, Course
+from autograder.errors import CnnGradeError, SubmissionError
+from autograder.gradebook import open_gradebook
+from autograder.notebook import load_template, parse_notebook, restore_cells
+from autograder.proxy import StudentProxy
+from autograder.results import build_results, ungradable
+from autograder.sandbox import sandbox_kind
+from autograder.session import KernelGone, StudentKernel
+from autograder.store import Store, atomic_write
+
+
+@dataclass(frozen=True)
+class GradeJob:
+    submission_id: int
+    student: str
+    filename: str
+    sha256: str
+    data: bytes
+    assignment: Assignment
+    seed: int | None = None
+
+
+@dataclass
+class GradeOutcome:
+    submission_id: int
+    student: str
+    status: str                 # "graded" | "ungradable" | "grader-error"
+    results: dict[str, Any]
+    seconds: float
+    executed: str | None = None  # the executed notebook (nbformat JSON), for feedback
+
+
+@dataclass
+class GradeSummary:
+    slug: str
+    graded: list[GradeOutcome] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def suite_hash(assignment: Assignment) -> str:
+    """Everything a grade depends on besides the submission and the environment."""
+    digest = hashlib.sha256()
+    paths = [assignment.template_dir / "assignment.toml", assignment.solution]
+    if assignment.suite_dir.is_dir():
+        paths += sorted(p for p in assignment.suite_dir.rglob("*") if p.is_file()
+                        and "__pycache__" not in p.parts)
+    for rel in assignment.public_files:
+        paths.append(assignment.template_dir / rel)
+    for path in paths:
+        digest.update(str(path.relative_to(assignment.template_dir.parent.parent)
+                          if path.is_relative_to(assignment.template_dir.parent.parent)
+                          else path.name).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()[:16]
+
+
+def env_hash() -> str:
+    parts = [platform.python_version(), sandbox_kind()]
+    for dist in ("cnngrade", "numpy", "scipy", "keras", "tensorflow", "tensorflow-cpu",
+                 "ipykernel", "nbclient", "pytest"):
+        try:
+            parts.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+_TEMPLATES: dict[str, Any] = {}
+
+
+def _template(assignment: Assignment) -> Any:
+    key = f"{assignment.slug}:{assignment.solution.stat().st_mtime_ns}"
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = load_template(assignment.solution, assignment.slug)
+    return _TEMPLATES[key]
+
+
+@dataclass
+class Evaluation:
+    """What running one notebook against one suite found."""
+
+    tests: list[TestResult]
+    problems: list[str]          # the submission's problems, one sentence each
+    errors: list[str]            # the grader's problems (not the student's fault)
+    seed: int | None = None
+    cell_errors: int = 0
+    notebook_seconds: float = 0.0
+    executed: str | None = None
+
+
+def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
+             seed: int | None = None) -> Evaluation:
+    """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
+    Raises SubmissionError when the file is not a gradable notebook."""
+    submitted = parse_notebook(data, name)
+    restored = restore_cells(submitted, _template(assignment))
+    files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
+    with StudentKernel(restored.notebook, assignment.limits, gpu=assignment.gpu,
+                       files=files) as kernel:
+        try:
+            report = kernel.run_notebook()
+        except KernelGone:
+            message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
+            return Evaluation([], restored.problems, [message])
+        run = run_suite(suite_dir, StudentProxy(kernel, assignment.limits.call_timeout), seed)
+        executed = nbformat.writes(kernel.nb)
+    return Evaluation(run.tests, restored.problems + report.problems, list(run.errors),
+                      run.seed, report.errors, round(report.seconds, 2), executed)
+
+
+def grade_submission(job: GradeJob) -> GradeOutcome:
+    """Grade one submission. Never raises: anything unexpected is a 'grader-error' outcome."""
+    start = time.monotonic()
+    asg = job.assignment
+    extra: dict[str, Any] = {"student": job.student, "assignment": asg.slug,
+                             "submission_sha256": job.sha256, "filename": job.filename,
+                             "sandbox": sandbox_kind()}
+    try:
+        try:
+            ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir, job.seed)
+        except SubmissionError as exc:
+            return GradeOutcome(job.submission_id, job.student, "ungradable",
+                                ungradable(str(exc), asg.points, extra), time.monotonic() - start)
+        extra.update(seed=ev.seed, problems=ev.problems, cell_errors=ev.cell_errors,
+                     notebook_seconds=ev.notebook_seconds)
+        total = sum(t.points for t in ev.tests)
+        errors = list(ev.errors)
+        if abs(total - asg.points) > 1e-9 and not errors:
+            errors.append(f"the hidden suite is worth {total:g} points but assignment.toml "
+                          f"says {asg.points:g}")
+        status = "graded"
+        if errors:
+            status = "grader-error"
+            extra["grader_errors"] = errors
+        results = build_results(tests=ev.tests, max_score=asg.points,
+                                output=_summary_line(ev.tests, ev.problems, errors),
+                                seconds=time.monotonic() - start, extra=extra)
+        return GradeOutcome(job.submission_id, job.student, status, results,
+                            time.monotonic() - start, ev.executed)
+    except Exception as exc:  # a bug of ours must not stop the class
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        extra["grader_errors"] = [detail, traceback.format_exc()[-2000:]]
+        return GradeOutcome(job.submission_id, job.student, "grader-error",
+                            ungradable(f"Grader error: {detail}", asg.points, extra),
+                            time.monotonic() - start)
+
+
+def _summary_line(tests: list[TestResult], problems: list[str], errors: list[str]) -> str:
+    passed = sum(1 for t in tests if t.status == "passed")
+    parts = [f"{passed} of {len(tests)} checks passed."]
+    parts += [f"Note: {p}" for p in problems]
+    parts += [f"Grader error: {e}" for e in errors]
+    return "\n".join(parts)
+
+
+class GradeLock:
+    """One `grade` per course at a time; a second one is told why it will not run."""
+
+    def __init__(self, course_dir: Path):
+        course_dir.mkdir(parents=True, exist_ok=True)
+        self.path = course_dir / ".grade.lock"
+        self.handle = open(self.path, "a+")
+
+    def __enter__(self) -> "GradeLock":
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise CnnGradeError(f"Another `cnngrade grade` ({holder}) is grading "
+                                f"{self.path.parent}; wait for it to finish, then run "
+                                "grade again.") from None
+        self.handle.truncate(0)
+        self.handle.write(f"pid {os.getpid()}")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+def write_outcome(course: Course, slug: str, outcome: GradeOutcome, filename: str) -> Path:
+    folder = course.course_dir / "results" / slug / outcome.student
+    atomic_write(folder / "results.json", (json.dumps(outcome.results, indent=2) + "\n").encode())
+    if outcome.executed is not None:
+        atomic_write(folder / filename, outcome.executed.encode())
+    return folder / "results.json"
+
+
+def grade(course: Course, slug: str, student: str | None = None, workers: int | None = None,
+          force: bool = False, seed: int | None = None,
+          on_start: Callable[[int], None] | None = None,
+          on_done: Callable[[GradeOutcome], None] | None = None) -> GradeSummary:
+    """Grade the latest submission of every student (or one) of `slug`."""
+    assignment = course.assignment(slug)
+    if not assignment.suite_dir.is_dir():
+        raise CnnGradeError(f"The hidden suite {assignment.suite_dir} is missing; every "
+                            "assignment needs autograder/suites/<slug>/.")
+    summary = GradeSummary(slug)
+    with GradeLock(course.course_dir):
+        book = open_gradebook(course.course_dir)
+        store = Store(course.course_dir / "store")
+        try:
+            subs = book.latest(slug, student)
+            if student is not None and not subs:
+                raise CnnGradeError(f"No submission of '{student}' for '{slug}' has been "
+                                    "collected; run `cnngrade collect` first.")
+            s_hash, e_hash = suite_hash(assignment), env_hash()
+            jobs = []
+            for sub in subs:
+                if not force and book.cached(sub.id, s_hash, e_hash):
+                    summary.cached.append(sub.student)
+                    continue
+                jobs.append(GradeJob(sub.id, sub.student, sub.filename, sub.sha256,
+                                     store.get(sub.sha256), assignment, seed))
+            if on_start:
+                on_start(len(jobs))
+            filenames = {job.submission_id: assignment.notebook for job in jobs}
+            for outcome in _run_jobs(jobs, workers):
+                write_outcome(course, slug, outcome, filenames[outcome.submission_id])
+                book.record(outcome.submission_id, s_hash, e_hash, outcome.results,
+                            outcome.status, outcome.seconds)
+                summary.graded.append(outcome)
+                if on_done:
+                    on_done(outcome)
+        finally:
+            book.close()
+    return summary
+
+
+def _run_jobs(jobs: list[GradeJob], workers: int | None):
+    """Yield outcomes as they finish, `workers` submissions at a time."""
+    if not jobs:
+        return
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: dict[Future, GradeJob] = {pool.submit(grade_submission, job): job for job in jobs}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:  # the worker process itself died
+                    extra = {"student": job.student, "assignment": job.assignment.slug,
+                             "grader_errors": [f"{type(exc).__name__}: {exc}"]}
+                    yield GradeOutcome(job.submission_id, job.student, "grader-error",
+                                       ungradable(f"Grader error: the grading process failed "
+                                                  f"({type(exc).__name__}); run grade again.",
+                                                  job.assignment.points, extra), 0.0)

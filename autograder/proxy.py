@@ -1,0 +1,199 @@
+"""The `student` proxy: the trusted checker's only way into a student's kernel.
+
+A call is sent as code whose arguments are `.npy`/JSON text; the kernel answers with one
+display output of a private MIME type holding `.npy`/JSON text, never pickle. Everything the
+kernel sends is decoded strictly here, in the trusted process, with size caps: an answer can
+only ever be data, so a student's monkeypatching, `__eq__` tricks or printed claims cannot
+reach a verdict.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from autograder.session import KernelGone, StudentKernel
+
+MIME = "application/vnd.cnngrade.answer+json"
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 8
+
+# Runs in the student's kernel. It is resent with every call, so nothing the student defines
+# can stand in for it; and what it returns is untrusted data all the same.
+_KERNEL_CODE = r'''
+def __cnngrade_request(request):
+    import base64, io, json, traceback
+    import numpy
+    from IPython.display import display
+
+    def decode(v):
+        kind, value = v["t"], v["v"]
+        if kind == "json":
+            return value
+        if kind == "npy":
+            return numpy.load(io.BytesIO(base64.b64decode(value)), allow_pickle=False)
+        if kind == "tuple":
+            return tuple(decode(x) for x in value)
+        if kind == "list":
+            return [decode(x) for x in value]
+        return {k: decode(x) for k, x in value.items()}
+
+    def encode(v, depth=0):
+        if depth > 8:
+            raise TypeError("the answer is nested too deeply")
+        if v is None or type(v) in (bool, int, float, str):
+            return {"t": "json", "v": v}
+        if isinstance(v, tuple):
+            return {"t": "tuple", "v": [encode(x, depth + 1) for x in v]}
+        if isinstance(v, list) and not all(isinstance(x, (int, float)) for x in v):
+            return {"t": "list", "v": [encode(x, depth + 1) for x in v]}
+        if isinstance(v, dict):
+            return {"t": "dict", "v": {str(k): encode(x, depth + 1) for k, x in v.items()}}
+        array = numpy.asarray(v)
+        if array.dtype.hasobject:
+            raise TypeError(f"an object of type {type(v).__name__} cannot be read as numbers")
+        buffer = io.BytesIO()
+        numpy.save(buffer, array, allow_pickle=False)
+        return {"t": "npy", "v": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+    name = request["name"]
+    namespace = globals()
+    try:
+        if name not in namespace:
+            answer = {"missing": name}
+        elif request["op"] == "value":
+            answer = {"ok": encode(namespace[name])}
+        else:
+            args = [decode(a) for a in request["args"]]
+            kwargs = {k: decode(v) for k, v in request["kwargs"].items()}
+            answer = {"ok": encode(namespace[name](*args, **kwargs))}
+    except NotImplementedError:
+        answer = {"not_implemented": name}
+    except BaseException as exc:
+        answer = {"raised": type(exc).__name__, "message": str(exc)[:500]}
+    display({MIME: answer}, raw=True)
+
+__cnngrade_request(json.loads(REQUEST))
+del __cnngrade_request
+'''
+
+
+class StudentError(AssertionError):
+    """The student's code raised, was missing, or gave an answer that is not plain data."""
+
+
+def _encode(value: Any, depth: int = 0) -> dict:
+    if depth > MAX_DEPTH:
+        raise ValueError("argument nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"t": "json", "v": value.item() if isinstance(value, np.generic) else value}
+    if isinstance(value, tuple):
+        return {"t": "tuple", "v": [_encode(x, depth + 1) for x in value]}
+    if isinstance(value, list):
+        return {"t": "list", "v": [_encode(x, depth + 1) for x in value]}
+    if isinstance(value, dict):
+        return {"t": "dict", "v": {str(k): _encode(x, depth + 1) for k, x in value.items()}}
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(value), allow_pickle=False)
+    return {"t": "npy", "v": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+
+def decode_answer(value: Any, depth: int = 0) -> Any:
+    """Untrusted JSON from the kernel -> plain Python/NumPy data, or ValueError."""
+    if depth > MAX_DEPTH or not isinstance(value, dict) or set(value) != {"t", "v"}:
+        raise ValueError("malformed answer")
+    kind, data = value["t"], value["v"]
+    if kind == "json":
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
+        if isinstance(data, list) and all(isinstance(x, (int, float)) for x in data):
+            return data
+        raise ValueError("malformed answer")
+    if kind == "npy":
+        if not isinstance(data, str) or len(data) > MAX_ANSWER_BYTES * 4 // 3 + 4:
+            raise ValueError("the answer is too large")
+        try:
+            array = np.load(io.BytesIO(base64.b64decode(data, validate=True)), allow_pickle=False)
+        except (binascii.Error, ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"the answer is not a readable array ({exc})") from None
+        if not isinstance(array, np.ndarray) or array.dtype.hasobject:
+            raise ValueError("the answer is not an array of numbers")
+        return array
+    if kind in ("tuple", "list") and isinstance(data, list):
+        items = [decode_answer(x, depth + 1) for x in data]
+        return tuple(items) if kind == "tuple" else items
+    if kind == "dict" and isinstance(data, dict):
+        return {str(k): decode_answer(x, depth + 1) for k, x in data.items()}
+    raise ValueError("malformed answer")
+
+
+def _describe_args(args: tuple, kwargs: dict) -> str:
+    def short(v: Any) -> str:
+        if isinstance(v, np.ndarray):
+            return f"<array {'x'.join(map(str, v.shape)) or 'scalar'}>"
+        text = repr(v)
+        return text if len(text) <= 40 else text[:37] + "..."
+    parts = [short(a) for a in args] + [f"{k}={short(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+class StudentProxy:
+    """`student.conv2d(x, k, stride=2)` runs the student's `conv2d` in their kernel and returns
+    its answer as data; `student.value("q1")` returns a variable's value."""
+
+    def __init__(self, kernel: StudentKernel, call_timeout: float):
+        self._kernel = kernel
+        self._timeout = call_timeout
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        what = f"{name}({_describe_args(args, kwargs)})"
+        request = {"op": "call", "name": name, "args": [_encode(a) for a in args],
+                   "kwargs": {k: _encode(v) for k, v in kwargs.items()}}
+        return self._ask(request, what)
+
+    def value(self, name: str) -> Any:
+        return self._ask({"op": "value", "name": name, "args": [], "kwargs": {}}, name)
+
+    def _ask(self, request: dict, what: str) -> Any:
+        code = _KERNEL_CODE.replace("MIME", repr(MIME)).replace(
+            "REQUEST", repr(json.dumps(request)))
+        try:
+            outputs = self._kernel.run_code(code, self._timeout)
+        except KernelGone as gone:
+            raise StudentError(f"{what}: {gone}.") from None
+        answers = [o["data"][MIME] for o in outputs
+                   if o.get("output_type") == "display_data" and MIME in o.get("data", {})]
+        if not answers:
+            errors = [o for o in outputs if o.get("output_type") == "error"]
+            detail = f" ({errors[0].get('ename')}: {str(errors[0].get('evalue'))[:200]})" \
+                if errors else ""
+            raise StudentError(f"{what}: the notebook gave no answer{detail}.")
+        return self._read(answers[-1], request["name"], what)
+
+    @staticmethod
+    def _read(answer: Any, name: str, what: str) -> Any:
+        if not isinstance(answer, dict):
+            raise StudentError(f"{what}: the notebook gave a malformed answer.")
+        if "missing" in answer:
+            raise StudentError(f"`{name}` is not defined in the notebook; run its cell and keep "
+                               "the name given in the assignment.")
+        if "not_implemented" in answer:
+            raise StudentError(f"`{name}` is not implemented yet (it raises NotImplementedError).")
+        if "raised" in answer:
+            kind = str(answer.get("raised"))[:80]
+            message = str(answer.get("message", ""))[:300]
+            raise StudentError(f"{what} raised {kind}: {message}")
+        try:
+            return decode_answer(answer.get("ok"))
+        except ValueError as exc:
+            raise StudentError(f"{what}: {exc}.") from None

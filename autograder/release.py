@@ -1,0 +1,116 @@
+"""Release: the solution notebook becomes the student template (nbgrader's preprocessors) in
+`assignments/<slug>/`, and a copy with the public files goes to `<course>/release/<slug>/`.
+A release that would contain a solution or a hidden test is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder.config import Assignment, Course
+from autograder.errors import ConfigError, LeakError
+from autograder.notebook import load_template
+from autograder.store import atomic_write
+
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+@dataclass
+class ReleaseResult:
+    slug: str
+    release_dir: Path
+    template: Path
+    files: list[Path]
+
+
+def template_text(nb: NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def solution_lines(solution: NotebookNode) -> set[str]:
+    """The substantive lines inside the solution's BEGIN/END SOLUTION regions."""
+    lines: set[str] = set()
+    for cell in solution.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN SOLUTION" in line:
+                inside = True
+            elif "END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                lines.add(line.strip())
+    return lines
+
+
+def hidden_lines(suite_dir: Path) -> set[str]:
+    lines: set[str] = set()
+    for path in sorted(suite_dir.rglob("*.py")) if suite_dir.is_dir() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = line.strip()
+            if len(text) >= 30 and not text.startswith(("#", "import ", "from ")):
+                lines.add(text)
+    return lines
+
+
+def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
+    """One sentence per released file that contains a solution or hidden-test line."""
+    solution = nbformat.read(assignment.solution, as_version=4)
+    secret = {line: "a line of the solution" for line in solution_lines(solution)}
+    secret.update({line: "a line of the hidden tests" for line in hidden_lines(assignment.suite_dir)})
+    leaks = []
+    for name, text in texts.items():
+        for marker in MARKERS:
+            if re.search(re.escape(marker), text):
+                leaks.append(f"{name} contains the marker '{marker}'")
+        present = {line for line in (raw.strip() for raw in text.splitlines()) if line in secret}
+        if name.endswith(".ipynb"):
+            nb = json.loads(text)
+            present = {line.strip() for cell in nb.get("cells", [])
+                       for line in "".join(cell.get("source", "")).splitlines()
+                       if line.strip() in secret}
+        for line in sorted(present)[:3]:
+            leaks.append(f"{name} contains {secret[line]}: {line[:60]!r}")
+    return leaks
+
+
+def render_release(assignment: Assignment) -> dict[str, bytes]:
+    """The files a student receives, by relative path."""
+    files = {assignment.notebook: template_text(load_template(assignment.solution,
+                                                              assignment.slug)).encode()}
+    for rel in assignment.public_files:
+        path = (assignment.template_dir / rel).resolve()
+        if not path.is_relative_to(assignment.template_dir.resolve()) or not path.is_file():
+            raise ConfigError(f"{assignment.template_dir / 'assignment.toml'} lists the public "
+                              f"file {rel!r}, which is not a file inside "
+                              f"{assignment.template_dir}; fix public_files.")
+        if path.is_relative_to(assignment.suite_dir.resolve()):
+            raise LeakError(f"public file {rel!r} lies in the hidden suite; remove it from "
+                            "public_files.")
+        files[rel] = path.read_bytes()
+    return files
+
+
+def release(course: Course, slug: str, update_template: bool = True) -> ReleaseResult:
+    assignment = course.assignment(slug)
+    files = render_release(assignment)
+    texts = {name: data.decode("utf-8", errors="replace") for name, data in files.items()}
+    leaks = find_leaks(texts, assignment)
+    if leaks:
+        raise LeakError(f"Refusing to release '{slug}': {leaks[0]}; fix "
+                        f"{assignment.solution} (solution regions must be inside "
+                        "### BEGIN SOLUTION / ### END SOLUTION) and release again.")
+    if update_template:
+        current = assignment.template.read_bytes() if assignment.template.is_file() else b""
+        if current != files[assignment.notebook]:
+            atomic_write(assignment.template, files[assignment.notebook])
+    out = course.course_dir / "release" / slug
+    written = []
+    for rel, data in files.items():
+        atomic_write(out / rel, data)
+        written.append(out / rel)
+    return ReleaseResult(slug, out, assignment.template, written)

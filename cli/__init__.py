@@ -1,0 +1,1 @@
+"""The `cnngrade` command line: parses options, calls `autograder`, renders with rich."""

@@ -1,0 +1,184 @@
+"""`cnngrade`: thin click commands over the `autograder` functions, rendered with rich."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autograder.errors import CnnGradeError
+from cli import render
+
+console = Console()
+errors = Console(stderr=True)
+
+course_option = click.option(
+    "--course-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("course"),
+    show_default=True, help="The course workspace: store, gradebook, results, cnngrade.toml.")
+
+
+def _course(course_dir: Path):
+    from autograder.config import load_course
+    return load_course(course_dir)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console)
+
+
+@click.group()
+@click.version_option(package_name="cnngrade")
+def cnngrade() -> None:
+    """Release, collect, grade and report CNN course notebooks."""
+
+
+@cnngrade.command("release")
+@click.argument("slug")
+@course_option
+def release_cmd(slug: str, course_dir: Path) -> None:
+    """Turn solutions/SLUG.ipynb into the student notebook and write DIR/release/SLUG/."""
+    from autograder.release import release
+    result = release(_course(course_dir), slug)
+    render.release(console, result)
+
+
+@cnngrade.command("collect")
+@click.argument("slug")
+@click.argument("source", type=click.Path(path_type=Path))
+@course_option
+def collect_cmd(slug: str, source: Path, course_dir: Path) -> None:
+    """Store SOURCE's submissions: a folder <student>/<nb>.ipynb, an LMS zip or an nbgrader
+    exchange inbound/ folder."""
+    from autograder.collect import collect
+    render.collect(console, collect(_course(course_dir), slug, source))
+
+
+def _grade_with_progress(run, *args, **kwargs):
+    with _progress() as progress:
+        task = progress.add_task("grading", total=None, last="")
+
+        def on_start(total: int) -> None:
+            progress.update(task, total=total)
+
+        def on_done(outcome) -> None:
+            score = outcome.results.get("score", 0)
+            progress.update(task, advance=1,
+                            last=f"{outcome.student}: {score:g}/{outcome.results['max_score']:g}")
+
+        return run(*args, on_start=on_start, on_done=on_done, **kwargs)
+
+
+@cnngrade.command("grade")
+@click.argument("slug")
+@click.option("--student", help="Grade only this student's latest submission.")
+@click.option("--workers", type=click.IntRange(min=1), help="Submissions graded at once "
+              "(default: the number of cores).")
+@click.option("--force", is_flag=True, help="Grade again even where a cached result exists.")
+@course_option
+def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool,
+              course_dir: Path) -> None:
+    """Execute each latest submission in the sandbox and run the hidden tests."""
+    from autograder.grade import grade
+    summary = _grade_with_progress(grade, _course(course_dir), slug, student=student,
+                                   workers=workers, force=force)
+    render.grade(console, summary)
+
+
+@cnngrade.command("report")
+@click.argument("slug")
+@click.option("--student", help="Show one student's results only.")
+@course_option
+def report_cmd(slug: str, student: str | None, course_dir: Path) -> None:
+    """Class summary, per-student per-test results and failures."""
+    from autograder.report import class_report
+    render.report(console, class_report(_course(course_dir), slug, student), student)
+
+
+@cnngrade.command("export")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", default="-", show_default=True, help="File to write, - for stdout.")
+@course_option
+def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
+    """Export the gradebook for SLUG (CSV header: student,assignment,score,max_score,...)."""
+    from autograder.export import export
+    from autograder.store import atomic_write
+    text = export(_course(course_dir), slug, fmt)
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        atomic_write(Path(output), text.encode())
+        errors.print(f"Wrote {output}")
+
+
+@cnngrade.command("check")
+@click.argument("notebook", type=click.Path(path_type=Path))
+@course_option
+def check_cmd(notebook: Path, course_dir: Path) -> None:
+    """Run the public tests of NOTEBOOK's assignment against it (for students)."""
+    from autograder.check import check_notebook
+    with console.status("Running your notebook in the sandbox..."):
+        result = check_notebook(notebook, _course(course_dir))
+    render.check(console, result)
+
+
+@cnngrade.command("demo")
+@click.option("--workers", type=click.IntRange(min=1))
+@course_option
+def demo_cmd(workers: int | None, course_dir: Path) -> None:
+    """Release, collect the bundled samples, grade and report: the whole pipeline."""
+    from autograder.demo import demo
+    course = _course(course_dir)
+    with _progress() as progress:
+        task = progress.add_task("demo", total=None, last="")
+
+        def on_step(message: str) -> None:
+            progress.console.print(f"[bold cyan]→[/] {message}")
+
+        def on_start(total: int) -> None:
+            progress.update(task, description="grading", total=total)
+
+        def on_done(outcome) -> None:
+            progress.update(task, advance=1, last=f"{outcome.student}: "
+                            f"{outcome.results['score']:g}/{outcome.results['max_score']:g}")
+
+        result = demo(course, workers=workers, on_step=on_step, on_start=on_start,
+                      on_done=on_done)
+    render.release(console, result.release)
+    render.collect(console, result.collect)
+    render.grade(console, result.grade)
+    render.report(console, result.report, None)
+
+
+def main() -> None:
+    try:
+        cnngrade.main(standalone_mode=False)
+    except CnnGradeError as exc:
+        errors.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        errors.print("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        errors.print("Interrupted; run the same command again to finish the rest.")
+        sys.exit(130)
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("CNNGRADE_DEBUG"):
+            traceback.print_exc()
+        errors.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
+                     "(set CNNGRADE_DEBUG=1 to see the traceback, and please report it)",
+                     highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
