@@ -26,8 +26,8 @@ MAX_DEPTH = 8
 # Runs in the student's kernel. It is resent with every call, so nothing the student defines
 # can stand in for it; and what it returns is untrusted data all the same.
 _KERNEL_CODE = r'''
-def __cnngrade_request(request):
-    import base64, io, json, traceback
+def __cnngrade_request(text):
+    import base64, io, json
     import numpy
     from IPython.display import display
 
@@ -61,6 +61,7 @@ def __cnngrade_request(request):
         numpy.save(buffer, array, allow_pickle=False)
         return {"t": "npy", "v": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
+    request = json.loads(text)
     name = request["name"]
     namespace = globals()
     try:
@@ -78,7 +79,7 @@ def __cnngrade_request(request):
         answer = {"raised": type(exc).__name__, "message": str(exc)[:500]}
     display({MIME: answer}, raw=True)
 
-__cnngrade_request(json.loads(REQUEST))
+__cnngrade_request(REQUEST)
 del __cnngrade_request
 '''
 

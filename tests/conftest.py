@@ -1,0 +1,175 @@
+"""Shared fixtures: a tiny course ("mini") whose notebook runs in a second, so the engine's
+end-to-end and attack tests stay fast, and helpers to build student notebooks."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.config import load_course
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def nbgrader_cell(kind: str, source: str, grade_id: str, *, solution: bool = False,
+                  locked: bool = False) -> nbformat.NotebookNode:
+    maker = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    cell = maker(textwrap.dedent(source).strip("\n"))
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "locked": locked,
+                                 "schema_version": 3, "solution": solution, "task": False}
+    return cell
+
+
+MINI_SOLUTION = [
+    ("markdown", "# Mini\nWrite `add`, `square` and set `answer`.", "intro", False, True),
+    ("code", "import numpy as np", "setup", False, True),
+    ("code", '''
+        def add(a, b):
+            """Element-wise sum."""
+            ### BEGIN SOLUTION
+            return np.asarray(a) + np.asarray(b)
+            ### END SOLUTION
+     ''', "add", True, False),
+    ("code", '''
+        def square(x):
+            """Element-wise square."""
+            ### BEGIN SOLUTION
+            return np.asarray(x) ** 2
+            ### END SOLUTION
+     ''', "square", True, False),
+    ("code", '''
+        ### BEGIN SOLUTION
+        answer = 42
+        ### END SOLUTION
+     ''', "answer", True, False),
+]
+
+MINI_SUITE = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(2)
+def test_add(student, rng):
+    """add sums two arrays element by element"""
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    got = student.add(a, b)
+    assert isinstance(got, np.ndarray), f"expected an array, got {type(got).__name__}"
+    assert got.shape == a.shape, f"shape {got.shape}, expected {a.shape}"
+    assert np.allclose(got, a + b), "wrong values"
+
+
+@pytest.mark.points(1)
+def test_square(student, rng):
+    """square squares each element"""
+    x = rng.normal(size=(5,))
+    got = student.square(x)
+    assert isinstance(got, np.ndarray) and got.shape == x.shape, "wrong shape"
+    assert np.allclose(got, x ** 2), "wrong values"
+
+
+@pytest.mark.points(1)
+def test_answer(student):
+    """the answer is 42"""
+    assert student.value("answer") == 42
+'''
+
+MINI_TOML = '''
+title = "Mini"
+points = 4
+gpu = false
+notebook = "mini.ipynb"
+public_files = ["public_tests/test_public.py"]
+
+[limits]
+cell_timeout = 10
+notebook_timeout = 60
+call_timeout = 10
+memory = "1GiB"
+processes = 32
+file_size = "16MiB"
+'''
+
+MINI_PUBLIC = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(0)
+def test_add_small(student):
+    """add([1, 2], [3, 4]) is [4, 6]"""
+    assert np.allclose(student.add(np.array([1, 2]), np.array([3, 4])), [4, 6])
+'''
+
+
+def strip_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+
+
+@pytest.fixture
+def mini_course(tmp_path: Path):
+    """A course whose content is the mini assignment; returns the loaded Course."""
+    content = tmp_path / "content"
+    (content / "assignments" / "mini" / "public_tests").mkdir(parents=True)
+    (content / "solutions").mkdir()
+    (content / "suites" / "mini").mkdir(parents=True)
+    (content / "assignments" / "mini" / "assignment.toml").write_text(MINI_TOML)
+    (content / "assignments" / "mini" / "public_tests" / "test_public.py").write_text(MINI_PUBLIC)
+    (content / "suites" / "mini" / "test_mini.py").write_text(MINI_SUITE)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbgrader_cell(k, s, g, solution=sol, locked=lock)
+                for k, s, g, sol, lock in MINI_SOLUTION]
+    nbformat.write(nb, content / "solutions" / "mini.ipynb")
+    course_dir = tmp_path / "course"
+    course_dir.mkdir()
+    (course_dir / "cnngrade.toml").write_text(
+        f'[content]\nassignments = "{content / "assignments"}"\n'
+        f'solutions = "{content / "solutions"}"\nsuites = "{content / "suites"}"\n')
+    return load_course(course_dir)
+
+
+def template_of(course, slug: str) -> nbformat.NotebookNode:
+    from autograder.notebook import load_template
+    asg = course.assignment(slug)
+    return load_template(asg.solution, slug)
+
+
+def filled(course, slug: str, answers: dict[str, str] | None = None,
+           solved: bool = True) -> nbformat.NotebookNode:
+    """A student's notebook: the template with answer cells replaced by `answers`, and the
+    remaining answer cells filled with the solution (solved=True) or left as released."""
+    from autograder.notebook import grade_id
+    asg = course.assignment(slug)
+    solution = nbformat.read(asg.solution, as_version=4)
+    sol = {grade_id(c): strip_markers(c.source) for c in solution.cells}
+    nb = template_of(course, slug)
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            if answers and gid in answers:
+                cell.source = textwrap.dedent(answers[gid]).strip("\n")
+            elif solved:
+                cell.source = sol[gid]
+    return nb
+
+
+def submit(folder: Path, student: str, nb_or_bytes, name: str = "mini.ipynb") -> Path:
+    path = folder / student / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb_or_bytes, (bytes, bytearray)):
+        path.write_bytes(nb_or_bytes)
+    else:
+        path.write_text(nbformat.writes(nb_or_bytes))
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_course(tmp_path_factory):
+    """The repository's own course content, with a fresh course directory."""
+    return load_course(tmp_path_factory.mktemp("repo-course"))
