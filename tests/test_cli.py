@@ -1,0 +1,72 @@
+"""The `cnngrade` command as a user runs it: output, exit codes, one-sentence errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import filled, submit, template_of
+
+CNNGRADE = [str(Path(sys.executable).parent / "cnngrade")]
+
+
+def cnngrade(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(CNNGRADE + [str(a) for a in args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200",
+                                                     "HOME": str(Path.home())})
+
+
+def assert_one_sentence(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    assert proc.returncode == 2, proc
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert fragment in " ".join(proc.stderr.split()), proc.stderr
+
+
+def test_user_mistakes_are_one_sentence(mini_course, tmp_path):
+    d = mini_course.course_dir
+    assert_one_sentence(cnngrade("release", "nope", "--course-dir", d), "no assignment 'nope'")
+    assert_one_sentence(cnngrade("collect", "mini", tmp_path / "missing", "--course-dir", d),
+                        "does not exist")
+    assert_one_sentence(cnngrade("grade", "mini", "--student", "ghost", "--course-dir", d),
+                        "No submission of 'ghost'")
+    bad = tmp_path / "mini.ipynb"
+    bad.write_text("{oops")
+    assert_one_sentence(cnngrade("check", bad, "--course-dir", d), "is not valid notebook JSON")
+    (d / "cnngrade.toml").write_text("[content\n")
+    assert_one_sentence(cnngrade("report", "mini", "--course-dir", d), "is not valid TOML")
+
+
+@pytest.mark.slow
+def test_release_collect_grade_report_export_check(mini_course, tmp_path):
+    d = mini_course.course_dir
+    proc = cnngrade("release", "mini", "--course-dir", d)
+    assert proc.returncode == 0 and "Released" in proc.stdout
+    inbox = tmp_path / "inbox"
+    submit(inbox, "ada", filled(mini_course, "mini"))
+    submit(inbox, "bob", template_of(mini_course, "mini"))
+    submit(inbox, "cyd", b"\x00\x01 not a notebook")
+    proc = cnngrade("collect", "mini", inbox, "--course-dir", d)
+    assert proc.returncode == 0 and "3 new submission(s)" in proc.stdout, proc.stdout
+    proc = cnngrade("grade", "mini", "--workers", "2", "--course-dir", d)
+    assert proc.returncode == 0, proc.stderr
+    assert "ada: 4/4" in proc.stdout and "bob: 0/4" in proc.stdout
+    proc = cnngrade("report", "mini", "--course-dir", d)
+    assert proc.returncode == 0
+    assert "Class summary" in proc.stdout and "Failures" in proc.stdout
+    assert "cyd/mini.ipynb is not valid notebook JSON" in " ".join(proc.stdout.split())
+    proc = cnngrade("report", "mini", "--student", "bob", "--course-dir", d)
+    assert "not implemented yet" in proc.stdout and "ada" not in proc.stdout
+    proc = cnngrade("export", "mini", "--format", "csv", "-o", "-", "--course-dir", d)
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("student,assignment,score,max_score")
+    assert sorted(line.split(",")[:4] for line in lines[1:]) == [
+        ["ada", "mini", "4", "4"], ["bob", "mini", "0", "4"], ["cyd", "mini", "0", "4"]]
+    nb_path = tmp_path / "mine" / "mini.ipynb"
+    nb_path.parent.mkdir()
+    nb_path.write_text(nbformat.writes(filled(mini_course, "mini")))
+    proc = cnngrade("check", nb_path, "--course-dir", d)
+    assert proc.returncode == 0 and "1 of 1 public tests passed" in proc.stdout, proc.stdout

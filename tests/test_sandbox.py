@@ -1,0 +1,82 @@
+"""The walls of the sandbox, probed from inside a real kernel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.config import Limits
+from autograder.sandbox import sandbox_kind
+from autograder.session import StudentKernel
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(cells: list[str], limits: Limits | None = None) -> tuple[list[list[str]], list[str]]:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in cells]
+    limits = limits or Limits(cell_timeout=20, notebook_timeout=120, memory=1024**3,
+                              processes=32, file_size=1024**2)
+    with StudentKernel(nb, limits) as kernel:
+        report = kernel.run_notebook()
+    texts = [[o.get("text", "") or o.get("evalue", "") for o in c.outputs] for c in nb.cells]
+    return texts, report.problems
+
+
+def test_sandbox_is_bubblewrap_here():
+    # make test installs bubblewrap; if this fails the other walls below are weaker
+    assert sandbox_kind() == "bwrap"
+
+
+def test_walls():
+    secret = REPO / "autograder" / "suites"
+    out, problems = run([
+        "import os, socket\nprint(os.getuid() != 0, os.getcwd())",
+        f"print(os.path.exists({str(secret)!r}), os.path.exists({str(REPO / 'tests')!r}))",
+        "open('here.txt', 'w').write('ok'); print(open('here.txt').read())",
+        "for p in ['/usr/evil', '/etc/evil', '/evil']:\n"
+        "    try:\n        open(p, 'w')\n        print('WROTE', p)\n"
+        "    except OSError:\n        print('denied')",
+        "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
+        "except OSError as e:\n    print('no network:', e.errno)",
+        "try:\n    socket.getaddrinfo('pypi.org', 443)\n    print('DNS WORKS')\n"
+        "except OSError:\n    print('no dns')",
+        "try:\n    open('big.bin', 'wb').write(b'x' * 4 * 1024**2)\n    print('BIG FILE')\n"
+        "except OSError as e:\n    print('file size limit')",
+    ])
+    assert out[0] == ["True /home/student\n"]
+    assert out[1] == ["False False\n"]
+    assert out[2] == ["ok\n"]
+    assert out[3] == ["denied\ndenied\ndenied\n"]
+    assert out[4][0].startswith("no network")
+    assert out[5] == ["no dns\n"]
+    assert "file size limit" in "".join(out[6]) or "File size limit" in "".join(out[6]) \
+        or any("killed" in p for p in problems)
+
+
+def test_fork_bomb_is_contained():
+    out, problems = run([
+        "import os, time\nkids = 0\n"
+        "try:\n    for _ in range(500):\n        if os.fork() == 0:\n            time.sleep(30)\n"
+        "            os._exit(0)\n        kids += 1\nexcept OSError:\n    pass\nprint(kids < 100)",
+        "print('still here')",
+    ])
+    assert out[0] == ["True\n"]
+    assert out[1] == ["still here\n"]
+
+
+def test_memory_limit():
+    out, problems = run(["try:\n    x = bytearray(30 * 1024**3)\nexcept MemoryError:\n"
+                         "    print('memory error')", "print(1 + 1)"])
+    assert out == [["memory error\n"], ["2\n"]]
+
+
+def test_environment_is_not_leaked(monkeypatch):
+    monkeypatch.setenv("CNNGRADE_SECRET_TOKEN", "hunter2")
+    out, _ = run(["import os\nprint('CNNGRADE_SECRET_TOKEN' in os.environ)"])
+    assert out[0] == ["False\n"]
+    assert os.environ["CNNGRADE_SECRET_TOKEN"] == "hunter2"
