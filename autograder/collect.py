@@ -13,7 +13,7 @@ import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.config import Course
@@ -49,8 +49,8 @@ class CollectReport:
 
 def _iso(ts: datetime) -> str:
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).isoformat(timespec="seconds")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _valid_student(student: str, where: str, problems: list[str]) -> bool:
@@ -85,7 +85,8 @@ def _from_zip(path: Path) -> tuple[list[Incoming], list[str]]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise CnnGradeError(f"{path} cannot be opened as a zip ({exc}); download it again.") from None
+        raise CnnGradeError(f"{path} cannot be opened as a zip ({exc}); download it "
+                            "again.") from None
     with archive:
         for info in archive.infolist():
             if info.is_dir():
@@ -129,7 +130,7 @@ def _from_zip(path: Path) -> tuple[list[Incoming], list[str]]:
             try:
                 stamp = _iso(datetime(*info.date_time))
             except ValueError:
-                stamp = _iso(datetime.now(timezone.utc))
+                stamp = _iso(datetime.now(UTC))
             found.append(Incoming(student, match["file"], data, stamp, bool(match["late"]),
                                   f"zip:{path.name}:{info.filename}"))
     return found, problems
@@ -177,7 +178,7 @@ def _from_folder(root: Path, notebook: str) -> tuple[list[Incoming], list[str]]:
         for path in files:
             data = _read(path, problems)
             if data is not None:
-                stamp = _iso(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
+                stamp = _iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
                 found.append(Incoming(student, path.name, data, stamp, False, f"folder:{path}"))
     return found, problems
 
@@ -203,7 +204,7 @@ def _from_exchange(inbound: Path, slug: str) -> tuple[list[Incoming], list[str]]
             stamp = _iso(datetime.strptime(stamp_text.replace("UTC", "").strip() + " UTC",
                                            EXCHANGE_TS))
         except ValueError:
-            stamp = _iso(datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc))
+            stamp = _iso(datetime.fromtimestamp(folder.stat().st_mtime, UTC))
         for path in _notebooks(folder, f"{slug}.ipynb", str(folder), problems):
             data = _read(path, problems)
             if data is not None:

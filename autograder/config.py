@@ -33,7 +33,8 @@ def parse_size(value: str | int, where: str) -> int:
     match = _SIZE.match(str(value))
     unit = (match.group(2) or "").upper() if match else None
     if not match or unit not in _UNITS:
-        raise ConfigError(f"{where}: cannot read the size {value!r}; write it like \"2GiB\" or \"512MiB\".")
+        raise ConfigError(f"{where}: cannot read the size {value!r}; write it like "
+                          "\"2GiB\" or \"512MiB\".")
     return int(float(match.group(1)) * _UNITS[unit])
 
 
@@ -81,7 +82,8 @@ class Course:
     def slugs(self) -> list[str]:
         if not self.assignments_dir.is_dir():
             return []
-        return sorted(p.name for p in self.assignments_dir.iterdir() if (p / "assignment.toml").is_file())
+        return sorted(p.name for p in self.assignments_dir.iterdir()
+                      if (p / "assignment.toml").is_file())
 
     def assignment(self, slug: str) -> Assignment:
         toml_path = self.assignments_dir / slug / "assignment.toml"
@@ -96,12 +98,14 @@ class Course:
             defaults = Limits()
             limits = Limits(
                 cell_timeout=float(limits_data.get("cell_timeout", defaults.cell_timeout)),
-                notebook_timeout=float(limits_data.get("notebook_timeout", defaults.notebook_timeout)),
+                notebook_timeout=float(limits_data.get("notebook_timeout",
+                                                        defaults.notebook_timeout)),
                 call_timeout=float(limits_data.get("call_timeout", defaults.call_timeout)),
                 memory=parse_size(limits_data.get("memory", defaults.memory), where),
                 processes=int(limits_data.get("processes", defaults.processes)),
                 file_size=parse_size(limits_data.get("file_size", defaults.file_size), where),
-                output_size=parse_size(limits_data.get("output_size", defaults.output_size), where),
+                output_size=parse_size(limits_data.get("output_size", defaults.output_size),
+                                       where),
             )
             return Assignment(
                 slug=slug,

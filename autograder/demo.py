@@ -3,8 +3,8 @@ grade them, report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from autograder.collect import CollectReport, collect
 from autograder.config import Course

@@ -13,11 +13,12 @@ import os
 import platform
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nbformat
 
@@ -186,7 +187,7 @@ class GradeLock:
         self.path = course_dir / ".grade.lock"
         self.handle = open(self.path, "a+")
 
-    def __enter__(self) -> "GradeLock":
+    def __enter__(self) -> GradeLock:
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

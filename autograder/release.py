@@ -60,7 +60,8 @@ def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
     """One sentence per released file that contains a solution or hidden-test line."""
     solution = nbformat.read(assignment.solution, as_version=4)
     secret = {line: "a line of the solution" for line in solution_lines(solution)}
-    secret.update({line: "a line of the hidden tests" for line in hidden_lines(assignment.suite_dir)})
+    secret.update({line: "a line of the hidden tests"
+                   for line in hidden_lines(assignment.suite_dir)})
     leaks = []
     for name, text in texts.items():
         if name.endswith(".ipynb"):   # search the cells' text, not the JSON escaping of it

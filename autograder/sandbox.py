@@ -143,7 +143,8 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "OMP_NUM_THREADS": os.environ.get("CNNGRADE_KERNEL_THREADS", "1"),
         "JUPYTER_PLATFORM_DIRS": "1",
-        "KERAS_HOME": f"{HOME}/.keras" if sandbox_kind() == "bwrap" else str(plan.scratch / ".keras"),
+        "KERAS_HOME": (f"{HOME}/.keras" if sandbox_kind() == "bwrap"
+                       else str(plan.scratch / ".keras")),
     }
     if not plan.gpu:
         env["CUDA_VISIBLE_DEVICES"] = ""

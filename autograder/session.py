@@ -51,7 +51,7 @@ class StudentKernel:
         self._deadline = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> "StudentKernel":
+    def __enter__(self) -> StudentKernel:
         prepare_dirs(self.plan.scratch, self.plan.sockets)
         for name, data in self.files.items():
             target = self.plan.scratch / name

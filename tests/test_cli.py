@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import filled, submit, template_of
 
 CNNGRADE = [str(Path(sys.executable).parent / "cnngrade")]

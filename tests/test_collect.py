@@ -9,12 +9,12 @@ import zipfile
 
 import nbformat
 import pytest
+from conftest import filled, submit, template_of
 
 from autograder.collect import collect
 from autograder.errors import CnnGradeError
 from autograder.gradebook import open_gradebook
 from autograder.store import Store
-from conftest import filled, submit, template_of
 
 
 def test_folder_resubmission_and_idempotence(mini_course, tmp_path):

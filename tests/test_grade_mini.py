@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import filled, submit, template_of
 
 from autograder.collect import collect
 from autograder.grade import grade
 from autograder.report import class_report
-from conftest import filled, submit, template_of
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ ATTACKS = {
                             "        continue\n    raise SystemExit('read ' + p)\n"
                             + HONEST_ADD}, 4),
     "socket": ({"add": "import socket\ns = socket.socket()\ns.settimeout(3)\n"
-                       "s.connect(('1.1.1.1', 80))\n" + HONEST_ADD}, 2),  # connect raises: add is never defined
+                       "s.connect(('1.1.1.1', 80))\n" + HONEST_ADD}, 2),  # add never defined
     "os-exit": ({"square": "import os\nos._exit(0)\ndef square(x): return x**2"}, 3),
     "exit-in-call": ({"square": "import os\ndef square(x):\n    os._exit(1)"}, 3),
     "infinite-loop": ({"square": "while True:\n    pass"}, 3),
@@ -88,7 +88,8 @@ def test_solution_template_partial_and_attacks(mini_course, graded):
         assert not got["extra_data"].get("grader_errors"), (name, got)
         assert got["score"] == expected, (name, got["score"], got["tests"], got["output"])
     # what the student is told
-    assert any("killed the Python kernel" in p for p in results["os-exit"]["extra_data"]["problems"])
+    assert any("killed the Python kernel" in p
+               for p in results["os-exit"]["extra_data"]["problems"])
     assert any("time limit per cell" in p
                for p in results["infinite-loop"]["extra_data"]["problems"])
     loop = {t["name"]: t for t in results["loop-in-call"]["tests"]}

@@ -6,10 +6,10 @@ import json
 
 import nbformat
 import pytest
+from conftest import filled, template_of
 
 from autograder.errors import SubmissionError
 from autograder.notebook import grade_id, parse_notebook, restore_cells
-from conftest import filled, template_of
 
 
 @pytest.mark.parametrize("data, fragment", [
