@@ -24,6 +24,7 @@ demo: setup
 	$(BIN)/cnngrade demo --course-dir $(COURSE)
 
 test: setup
+	$(BIN)/ruff check autograder cli tests
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -56,12 +56,13 @@ def hidden_lines(suite_dir: Path) -> set[str]:
     return lines
 
 
+HIDDEN_LINES_MIN = 3   # a helper line shared with the public tests is fine; a test body is not
+
+
 def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
-    """One sentence per released file that contains a solution or hidden-test line."""
-    solution = nbformat.read(assignment.solution, as_version=4)
-    secret = {line: "a line of the solution" for line in solution_lines(solution)}
-    secret.update({line: "a line of the hidden tests"
-                   for line in hidden_lines(assignment.suite_dir)})
+    """One sentence per released file that contains a solution or the hidden tests."""
+    solution = solution_lines(nbformat.read(assignment.solution, as_version=4))
+    hidden = hidden_lines(assignment.suite_dir)
     leaks = []
     for name, text in texts.items():
         if name.endswith(".ipynb"):   # search the cells' text, not the JSON escaping of it
@@ -69,10 +70,18 @@ def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
                              for cell in json.loads(text).get("cells", []))
         for marker in MARKERS:
             if marker in text:
-                leaks.append(f"{name} contains the marker '{marker}'")
-        present = sorted(line for line in secret if line in text)
-        for line in present[:3]:
-            leaks.append(f"{name} contains {secret[line]}: {line[:60]!r}")
+                leaks.append(f"{name} contains the marker '{marker}'; put solutions inside "
+                             "### BEGIN SOLUTION / ### END SOLUTION in the solution notebook")
+        # Whole lines only: instructions may quote a formula inline (`np.sum(kernel * patch)`),
+        # but a solution line standing on its own line has been handed out.
+        lines = {raw.strip().strip("`").strip() for raw in text.splitlines()}
+        for line in sorted(solution & lines)[:1]:
+            leaks.append(f"{name} contains a line of the solution, {line[:60]!r}; keep it inside "
+                         f"a solution region of {assignment.solution}")
+        shared = sorted(hidden & lines)
+        if len(shared) >= HIDDEN_LINES_MIN:
+            leaks.append(f"{name} contains {len(shared)} lines of the hidden tests (e.g. "
+                         f"{shared[0][:60]!r}); keep hidden tests in {assignment.suite_dir}")
     return leaks
 
 
@@ -99,9 +108,7 @@ def release(course: Course, slug: str, update_template: bool = True) -> ReleaseR
     texts = {name: data.decode("utf-8", errors="replace") for name, data in files.items()}
     leaks = find_leaks(texts, assignment)
     if leaks:
-        raise LeakError(f"Refusing to release '{slug}': {leaks[0]}; fix "
-                        f"{assignment.solution} (solution regions must be inside "
-                        "### BEGIN SOLUTION / ### END SOLUTION) and release again.")
+        raise LeakError(f"Refusing to release '{slug}': {leaks[0]}, then release again.")
     if update_template:
         current = assignment.template.read_bytes() if assignment.template.is_file() else b""
         if current != files[assignment.notebook]:

@@ -65,32 +65,12 @@ def report(console: Console, rep, student: str | None) -> None:
             dist.add_row(label, str(count), "█" * count)
         console.print(dist)
 
-    names = []
-    for row in rep.rows:
-        for test in row.results.get("tests", []):
-            if test["name"] not in names:
-                names.append(test["name"])
-    table = Table(title="Results per student and test")
-    table.add_column("student", style="bold")
-    table.add_column("score", justify="right")
-    table.add_column("status")
-    for name in names:
-        table.add_column(name, justify="center", overflow="fold")
-    for row in rep.rows:
-        by_name = {t["name"]: t for t in row.results.get("tests", [])}
-        cells = []
-        for name in names:
-            test = by_name.get(name)
-            if test is None:
-                cells.append("–")
-            elif test["status"] == "passed":
-                cells.append(f"[green]{test['score']:g}[/]")
-            else:
-                cells.append(f"[red]{test['score']:g}/{test['max_score']:g}[/]")
-        status = row.status + (" (late)" if row.submission.late else "")
-        table.add_row(row.submission.student, f"{row.score:g}/{row.max_score:g}", status, *cells)
-    console.print(table)
-
+    if student is None:
+        _per_test(console, rep)
+        _per_student(console, rep)
+    else:
+        for row in rep.rows:
+            _one_student(console, row)
     ungradable = [row for row in rep.rows if not row.results.get("tests")]
     for row in ungradable:
         console.print(Text.assemble((f"{row.submission.student}: ", "bold red"),
@@ -115,6 +95,63 @@ def report(console: Console, rep, student: str | None) -> None:
             table.add_row(failure.student, failure.test, f"{failure.points:g}",
                           Text(_first_line(failure.message, 300) if student is None
                                else failure.message.strip()))
+        console.print(table)
+
+
+def _per_test(console: Console, rep) -> None:
+    stats: dict[str, list] = {}
+    for row in rep.rows:
+        for test in row.results.get("tests", []):
+            entry = stats.setdefault(test["name"], [test["max_score"], 0, 0])
+            entry[1] += test["status"] == "passed"
+            entry[2] += 1
+    if not stats:
+        return
+    table = Table(title="Per test")
+    table.add_column("test")
+    table.add_column("points", justify="right")
+    table.add_column("passed", justify="right")
+    table.add_column("rate", justify="right")
+    for name, (points, passed, total) in stats.items():
+        table.add_row(name, f"{points:g}", f"{passed}/{total}", f"{100 * passed / total:.0f}%")
+    console.print(table)
+
+
+def _per_student(console: Console, rep) -> None:
+    table = Table(title="Per student")
+    table.add_column("student", style="bold")
+    table.add_column("score", justify="right")
+    table.add_column("status")
+    table.add_column("failed checks", overflow="fold")
+    for row in rep.rows:
+        tests = row.results.get("tests", [])
+        failed = [t["name"] for t in tests if t["status"] != "passed"]
+        status = row.status + (" (late)" if row.submission.late else "")
+        style = {"graded": "green", "ungradable": "yellow"}.get(row.status, "red")
+        detail = ", ".join(failed) if tests else "(not gradable: see below)"
+        table.add_row(row.submission.student, f"{row.score:g}/{row.max_score:g}",
+                      Text(status, style=style), detail or "–")
+    console.print(table)
+
+
+def _one_student(console: Console, row) -> None:
+    res = row.results
+    sub = row.submission
+    console.print(Text.assemble((sub.student, "bold"), f": {row.score:g}/{row.max_score:g} ",
+                                f"({row.status}{', late' if sub.late else ''}; submitted "
+                                f"{sub.submitted_at}, graded {row.graded_at})"))
+    table = Table(show_lines=True)
+    table.add_column("test")
+    table.add_column("points", justify="right")
+    table.add_column("result")
+    table.add_column("message", overflow="fold")
+    for test in res.get("tests", []):
+        ok = test["status"] == "passed"
+        table.add_row(f"{test['name']}\n[dim]{test.get('description', '')}[/]",
+                      f"{test['score']:g}/{test['max_score']:g}",
+                      "[green]passed[/]" if ok else "[red]failed[/]",
+                      Text(test.get("output", "").strip()))
+    if res.get("tests"):
         console.print(table)
 
 

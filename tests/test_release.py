@@ -31,7 +31,7 @@ def test_release_writes_template_and_public_files(mini_course):
 def test_solution_outside_its_region_is_refused(mini_course):
     asg = mini_course.assignment("mini")
     nb = nbformat.read(asg.solution, as_version=4)
-    nb.cells[0].source += "\n\nHint: `return np.asarray(a) + np.asarray(b)`"
+    nb.cells[0].source += "\n\nHint:\n```\nreturn np.asarray(a) + np.asarray(b)\n```"
     nbformat.write(nb, asg.solution)
     with pytest.raises(LeakError, match="a line of the solution"):
         release(mini_course, "mini")

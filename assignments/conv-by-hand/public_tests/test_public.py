@@ -24,7 +24,8 @@ VERTICAL_EDGE = np.array([[1, 0, -1],
 def check(got, expected, what):
     """Shape first, then values, with a readable message."""
     expected = np.asarray(expected, dtype=float)
-    assert isinstance(got, np.ndarray), f"{what} should return a NumPy array, got {type(got).__name__}"
+    assert isinstance(got, np.ndarray), \
+        f"{what} should return a NumPy array, got {type(got).__name__}"
     assert got.shape == expected.shape, f"{what}: expected shape {expected.shape}, got {got.shape}"
     assert np.issubdtype(got.dtype, np.floating), f"{what}: expected a float array, got {got.dtype}"
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9,
@@ -128,6 +129,8 @@ def test_public_gabor(student):
 def test_public_answers_are_set(student):
     """The written answers exist and have the right type (not whether they are right)."""
     q1 = student.value("q1_output_shape")
+    if isinstance(q1, np.ndarray):
+        q1 = q1.tolist()
     assert isinstance(q1, (tuple, list)) and len(q1) == 3, "q1_output_shape: a tuple of 3 ints"
     assert isinstance(student.value("q2_same_padding"), int), "q2_same_padding: an int"
     q3 = student.value("q3_choice")

@@ -29,7 +29,7 @@ def np_pad(image: np.ndarray, p: int, mode: str) -> np.ndarray:
 
 
 def scipy_conv2d(image, kernel, stride=1, padding=0, pad_mode="zero", flip=False):
-    """2-D cross-correlation via scipy.signal.correlate2d ('valid') on the padded image, then stride.
+    """2-D cross-correlation: scipy.signal.correlate2d ('valid') of the padded image, then stride.
 
     flip=True gives a true convolution (kernel flipped) — used only to diagnose a common mistake.
     """
@@ -56,7 +56,8 @@ def tf_pool(x, size, stride, kind) -> np.ndarray:
     if squeeze:
         x = x[:, :, np.newaxis]
     fn = {"max": tf.nn.max_pool2d, "avg": tf.nn.avg_pool2d}[kind]
-    out = fn(x[np.newaxis], ksize=[size, size], strides=[stride, stride], padding="VALID").numpy()[0]
+    out = fn(x[np.newaxis], ksize=[size, size], strides=[stride, stride], padding="VALID")
+    out = out.numpy()[0]
     return out[:, :, 0] if squeeze else out
 
 
@@ -113,7 +114,8 @@ def _ctx(params) -> str:
 def as_array(got, what: str, params=None) -> np.ndarray:
     """The student's return value as an ndarray, or a failure that says what came back instead."""
     if got is None:
-        raise AssertionError(f"{what} returned None — is a `return` statement missing?{_ctx(params)}")
+        raise AssertionError(
+            f"{what} returned None — is a `return` statement missing?{_ctx(params)}")
     if isinstance(got, np.ndarray):
         return got
     if isinstance(got, (list, tuple)):
@@ -156,7 +158,8 @@ def assert_matches(got, expected, what: str, params=None, *, shape_hint: str = "
     try:
         got_f = got.astype(float)
     except (TypeError, ValueError):
-        raise AssertionError(f"{what}: returned an array of {got.dtype} that is not numeric.{ctx}")
+        raise AssertionError(
+            f"{what}: returned an array of {got.dtype} that is not numeric.{ctx}") from None
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     bad = ~np.isclose(got_f, expected, rtol=rtol, atol=atol * scale, equal_nan=False)
     if not bad.any():

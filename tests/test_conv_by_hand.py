@@ -1,0 +1,86 @@
+"""conv-by-hand through the whole pipeline: the bundled samples (perfect, partial, untouched
+template, broken file), the public tests, and dishonest submissions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from autograder.check import check_notebook
+from autograder.collect import collect
+from autograder.grade import grade
+from autograder.release import release
+from conftest import filled, submit
+
+pytestmark = pytest.mark.slow
+SLUG = "conv-by-hand"
+
+
+def results_of(course, student: str) -> dict:
+    path = course.course_dir / "results" / SLUG / student / "results.json"
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def graded_samples(tmp_path_factory):
+    from autograder.config import load_course
+    course = load_course(tmp_path_factory.mktemp("course"))
+    release(course, SLUG, update_template=False)
+    samples = course.solutions_dir / "samples" / SLUG
+    inbox = tmp_path_factory.mktemp("inbox")
+    for student in ("perfect", "partial", "template", "broken"):
+        shutil.copytree(samples / student, inbox / student)
+    # dishonest submissions: each keeps what it earns honestly, nothing more
+    submit(inbox, "patcher", filled(course, SLUG, {"relu": (
+        "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n"
+        "np.array_equal = lambda *a, **k: True\n"
+        "def relu(x):\n    return x")}), SLUG + ".ipynb")
+    submit(inbox, "cacher", filled(course, SLUG, {"relu": (
+        "_seen = {}\ndef relu(x):\n    import numpy as np\n"
+        "    return _seen.setdefault(np.shape(x), np.zeros(np.shape(x)))")}), SLUG + ".ipynb")
+    submit(inbox, "eqtrick", filled(course, SLUG, {"q3": (
+        "class Yes(str):\n    def __eq__(self, other): return True\n    __hash__ = str.__hash__\n"
+        "q3_choice = Yes('Z')")}), SLUG + ".ipynb")
+    report = collect(course, SLUG, inbox)
+    assert len(report.added) == 7
+    grade(course, SLUG, workers=2)
+    return course
+
+
+def test_samples(graded_samples):
+    course = graded_samples
+    perfect = results_of(course, "perfect")
+    assert perfect["score"] == perfect["max_score"] == 30
+    assert len(perfect["tests"]) == 21
+    assert not perfect["extra_data"].get("grader_errors")
+    assert results_of(course, "partial")["score"] == 16
+    template = results_of(course, "template")
+    assert template["score"] == 0 and not template["extra_data"].get("grader_errors")
+    assert all(t["status"] == "failed" and t["output"] for t in template["tests"])
+    broken = results_of(course, "broken")
+    assert broken["score"] == 0 and broken["tests"] == []
+    assert broken["output"].startswith("broken/conv-by-hand.ipynb is not valid notebook JSON")
+
+
+def test_dishonest_submissions_earn_nothing_extra(graded_samples):
+    course = graded_samples
+    relu_points = 1
+    for student in ("patcher", "cacher"):
+        res = results_of(course, student)
+        by_name = {t["name"]: t for t in res["tests"]}
+        assert by_name["test_relu"]["score"] == 0, student
+        assert res["score"] == 30 - relu_points, (student, res["output"])
+    res = results_of(course, "eqtrick")
+    assert res["score"] == 29
+    assert {t["name"]: t for t in res["tests"]}["test_q3_learned_kernels"]["score"] == 0
+
+
+def test_public_tests_for_students(repo_course, tmp_path):
+    samples = repo_course.solutions_dir / "samples" / SLUG
+    good = check_notebook(samples / "perfect" / f"{SLUG}.ipynb", repo_course)
+    assert good.tests and all(t.status == "passed" for t in good.tests)
+    bad = check_notebook(samples / "template" / f"{SLUG}.ipynb", repo_course)
+    assert bad.tests and not any(t.status == "passed" for t in bad.tests)
