@@ -24,11 +24,11 @@ demo: setup
 	$(BIN)/cnngrade demo --course-dir $(COURSE)
 
 test: setup
-	$(BIN)/ruff check autograder cli tests
+	$(BIN)/ruff check autograder cli tests scripts
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check autograder cli tests
+	$(BIN)/ruff check autograder cli tests scripts
 
 clean:
 	rm -rf $(VENV) $(COURSE) .pytest_cache

@@ -7,12 +7,12 @@ import json
 import shutil
 
 import pytest
+from conftest import filled, submit
 
 from autograder.check import check_notebook
 from autograder.collect import collect
 from autograder.grade import grade
 from autograder.release import release
-from conftest import filled, submit
 
 pytestmark = pytest.mark.slow
 SLUG = "conv-by-hand"
