@@ -109,7 +109,7 @@ class StudentKernel:
         """Execute every code cell once, in order, within the cell and notebook time limits."""
         start = time.monotonic()
         self._deadline = start + self.limits.notebook_timeout
-        self._replay(first_run=True)
+        self._replay()
         self._executed = True
         self.report.seconds = time.monotonic() - start
         self.report.errors = sum(
@@ -117,7 +117,7 @@ class StudentKernel:
             and any(o.get("output_type") == "error" for o in c.get("outputs", [])))
         return self.report
 
-    def _replay(self, first_run: bool = False) -> None:
+    def _replay(self) -> None:
         """(Re)start the kernel and run the cells that have not been ruled out."""
         for _ in range(MAX_RESTARTS + 1):
             self._stop()
@@ -126,11 +126,11 @@ class StudentKernel:
             except KernelGone as gone:
                 self.report.problems.append(f"{gone}.")
                 raise
-            if self._run_cells(first_run):
+            if self._run_cells():
                 return
         raise KernelGone("the notebook killed its kernel too many times")
 
-    def _run_cells(self, first_run: bool) -> bool:
+    def _run_cells(self) -> bool:
         """True when all cells ran (or time ran out); False when the kernel must be restarted."""
         assert self.client is not None
         for index, cell in enumerate(self.nb.cells):
@@ -138,7 +138,7 @@ class StudentKernel:
                 continue
             remaining = self._deadline - time.monotonic()
             if remaining <= 1:
-                self._skip_rest(index, first_run)
+                self._skip_rest(index)
                 return True
             self.client.timeout = int(max(1, min(self.limits.cell_timeout, remaining)))
             cell.outputs = []
@@ -162,14 +162,13 @@ class StudentKernel:
         cell.outputs = [nbformat.v4.new_output("error", ename="CnngradeLimit", evalue=why,
                                                traceback=[why])]
 
-    def _skip_rest(self, index: int, first_run: bool) -> None:
+    def _skip_rest(self, index: int) -> None:
         for rest in range(index, len(self.nb.cells)):
             if self.nb.cells[rest].cell_type == "code" and rest not in self.skipped:
                 self.skipped[rest] = "not run: the notebook's time limit was reached"
-        if first_run or not any("time limit for the whole" in p for p in self.report.problems):
-            self.report.problems.append(
-                f"the notebook's time limit ({self.limits.notebook_timeout:.0f} s) was reached "
-                f"at cell {index + 1}; the cells from there on were not run.")
+        self.report.problems.append(
+            f"the notebook's time limit ({self.limits.notebook_timeout:.0f} s) was reached "
+            f"at cell {index + 1}; the cells from there on were not run.")
 
     # -- the checker's calls ---------------------------------------------------------------
     def run_code(self, code: str, timeout: float) -> list[dict]:

@@ -80,3 +80,12 @@ def test_environment_is_not_leaked(monkeypatch):
     out, _ = run(["import os\nprint('CNNGRADE_SECRET_TOKEN' in os.environ)"])
     assert out[0] == ["False\n"]
     assert os.environ["CNNGRADE_SECRET_TOKEN"] == "hunter2"
+
+
+def test_whole_notebook_time_limit():
+    limits = Limits(cell_timeout=20, notebook_timeout=5, memory=1024**3, processes=32,
+                    file_size=1024**2)
+    out, problems = run(["import time\ntime.sleep(3)\nprint('a')", "time.sleep(3)\nprint('b')",
+                         "print('c')"], limits)
+    assert out[0] == ["a\n"] and out[2] == []
+    assert any("time limit (5 s) was reached" in p for p in problems), problems
