@@ -158,11 +158,12 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
     kind = sandbox_kind()
     env = kernel_environment(plan)
     if kind == "bwrap":
-        args = _bwrap_base() + _system_binds()
+        # /tmp first: the Python installation or the sockets may live below it.
+        args = _bwrap_base() + _system_binds() + ["--tmpfs", "/tmp"]
         made: set[Path] = set()
         for root in _python_roots():
             args += _parents(root, made) + ["--ro-bind", str(root), str(root)]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        args += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "0755", "--dir", "/home", "--bind", str(plan.scratch), HOME]
         args += _parents(plan.sockets, made) + ["--bind", str(plan.sockets), str(plan.sockets)]
         for host, inside in plan.readonly:

@@ -78,7 +78,11 @@ class StudentKernel:
         except Exception as exc:
             self.client = client
             self._stop()
-            raise KernelGone(f"the Python kernel could not start in the sandbox ({exc})") from None
+            log = self._tmp / "kernel.log"
+            last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            detail = f"; its last words: {last[0][:200]}" if last else ""
+            raise KernelGone(f"the Python kernel could not start in the sandbox ({exc}{detail})"
+                             ) from None
         self.client = client
 
     def _stop(self) -> None:

@@ -89,3 +89,15 @@ def test_whole_notebook_time_limit():
                          "print('c')"], limits)
     assert out[0] == ["a\n"] and out[2] == []
     assert any("time limit (5 s) was reached" in p for p in problems), problems
+
+
+def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
+    # A checkout (and its .venv) under /tmp must stay visible: /tmp is mounted first.
+    from autograder.sandbox import SandboxPlan, wrap
+    plan = SandboxPlan(scratch=tmp_path / "home", sockets=tmp_path / "sock",
+                       limits=Limits())
+    argv = wrap(["python"], plan)
+    tmpfs = argv.index("--tmpfs")
+    binds = [i for i, a in enumerate(argv) if a == "--ro-bind"]
+    assert argv[tmpfs + 1] == "/tmp" and tmpfs < min(binds[-1:] or [tmpfs + 1])
+    assert argv.index(str(plan.sockets)) > tmpfs
