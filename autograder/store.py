@@ -3,6 +3,7 @@ A file is written once (write, fsync, rename) and made read-only; it is never ch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -25,17 +26,9 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        with _ignore():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-class _ignore:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 class Store:

@@ -101,3 +101,9 @@ def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
     binds = [i for i, a in enumerate(argv) if a == "--ro-bind"]
     assert argv[tmpfs + 1] == "/tmp" and tmpfs < min(binds[-1:] or [tmpfs + 1])
     assert argv.index(str(plan.sockets)) > tmpfs
+
+
+def test_many_killing_cells_are_each_skipped():
+    out, problems = run(["x = 1"] + ["import os\nos._exit(1)"] * 7 + ["print(x + 1)"])
+    assert out[-1] == ["2\n"]
+    assert sum("killed the Python kernel" in p for p in problems) == 7
