@@ -59,7 +59,8 @@ def collect_cmd(slug: str, source: Path, course_dir: Path) -> None:
     render.collect(console, collect(_course(course_dir), slug, source))
 
 
-def _grade_with_progress(run, *args, **kwargs):
+def _with_progress(run, *args, steps: bool = False, **kwargs):
+    """Call `run` (grade or demo) with a rich progress bar fed by its callbacks."""
     with _progress() as progress:
         task = progress.add_task("grading", total=None, last="")
 
@@ -67,10 +68,15 @@ def _grade_with_progress(run, *args, **kwargs):
             progress.update(task, total=total)
 
         def on_done(outcome) -> None:
-            score = outcome.results.get("score", 0)
+            res = outcome.results
             progress.update(task, advance=1,
-                            last=f"{outcome.student}: {score:g}/{outcome.results['max_score']:g}")
+                            last=f"{outcome.student}: {res['score']:g}/{res['max_score']:g}")
 
+        def on_step(message: str) -> None:
+            progress.console.print(f"[bold cyan]→[/] {message}")
+
+        if steps:
+            kwargs["on_step"] = on_step
         return run(*args, on_start=on_start, on_done=on_done, **kwargs)
 
 
@@ -85,7 +91,7 @@ def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool,
               course_dir: Path) -> None:
     """Execute each latest submission in the sandbox and run the hidden tests."""
     from autograder.grade import grade
-    summary = _grade_with_progress(grade, _course(course_dir), slug, student=student,
+    summary = _with_progress(grade, _course(course_dir), slug, student=student,
                                    workers=workers, force=force)
     render.grade(console, summary)
 
@@ -134,22 +140,7 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
 def demo_cmd(workers: int | None, course_dir: Path) -> None:
     """Release, collect the bundled samples, grade and report: the whole pipeline."""
     from autograder.demo import demo
-    course = _course(course_dir)
-    with _progress() as progress:
-        task = progress.add_task("demo", total=None, last="")
-
-        def on_step(message: str) -> None:
-            progress.console.print(f"[bold cyan]→[/] {message}")
-
-        def on_start(total: int) -> None:
-            progress.update(task, description="grading", total=total)
-
-        def on_done(outcome) -> None:
-            progress.update(task, advance=1, last=f"{outcome.student}: "
-                            f"{outcome.results['score']:g}/{outcome.results['max_score']:g}")
-
-        result = demo(course, workers=workers, on_step=on_step, on_start=on_start,
-                      on_done=on_done)
+    result = _with_progress(demo, _course(course_dir), workers=workers, steps=True)
     render.release(console, result.release)
     render.collect(console, result.collect)
     render.grade(console, result.grade)
