@@ -60,7 +60,6 @@ class GradeSummary:
     slug: str
     graded: list[GradeOutcome] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
 
 
 def suite_hash(assignment: Assignment) -> str:

@@ -34,7 +34,6 @@ class SandboxPlan:
     sockets: Path          # the ipc socket folder, bound at the same path inside
     limits: Limits
     gpu: bool = False
-    readonly: tuple[tuple[Path, str], ...] = ()   # (host path, path inside) public data
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,8 +165,6 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "0755", "--dir", "/home", "--bind", str(plan.scratch), HOME]
         args += _parents(plan.sockets, made) + ["--bind", str(plan.sockets), str(plan.sockets)]
-        for host, inside in plan.readonly:
-            args += _parents(Path(inside), made) + ["--ro-bind", str(host), inside]
         if plan.gpu:
             args += _gpu_devices()
         args += ["--clearenv"]

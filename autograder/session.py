@@ -4,6 +4,7 @@ then runs the checker's calls."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -34,18 +35,17 @@ class StudentKernel:
     """Use as a context manager: `with StudentKernel(nb, limits) as k: k.run_notebook(); ...`."""
 
     def __init__(self, nb: NotebookNode, limits: Limits, *, gpu: bool = False,
-                 files: dict[str, bytes] | None = None,
-                 readonly: tuple[tuple[Path, str], ...] = ()):
+                 files: dict[str, bytes] | None = None):
         self.nb = nb
         self.limits = limits
         self.files = files or {}
         self._tmp = Path(tempfile.mkdtemp(prefix="cnngrade-"))
         self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._tmp / "sock",
-                                limits=limits, gpu=gpu, readonly=readonly)
+                                limits=limits, gpu=gpu)
         self.skipped: dict[int, str] = {}   # cell index -> why it is no longer run
+        self._done: set[int] = set()        # cells that ran to the end (with or without error)
         self.client: CappedNotebookClient | None = None
         self.report = ExecutionReport()
-        self._executed = False
         self._deadline = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -87,24 +87,18 @@ class StudentKernel:
         client, self.client = self.client, None
         if client is None:
             return
-        try:
+        # Best effort at each step: the kernel may already be dead, or hung.
+        with contextlib.suppress(Exception):
             if client.kc is not None:
                 client.kc.stop_channels()
-        except Exception:
-            pass
-        try:
+        with contextlib.suppress(Exception):
             if client.km is not None and client.km.has_kernel:
                 client._cleanup_kernel()
-        except Exception:
-            pass
-        try:
-            provisioner = getattr(client.km, "provisioner", None)
-            process = getattr(provisioner, "process", None)
+        with contextlib.suppress(Exception):
+            process = getattr(getattr(client.km, "provisioner", None), "process", None)
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
-        except Exception:
-            pass
 
     # -- the notebook ------------------------------------------------------------------------
     def run_notebook(self) -> ExecutionReport:
@@ -112,7 +106,6 @@ class StudentKernel:
         start = time.monotonic()
         self._deadline = start + self.limits.notebook_timeout
         self._replay()
-        self._executed = True
         self.report.seconds = time.monotonic() - start
         self.report.errors = sum(
             1 for c in self.nb.cells if c.cell_type == "code"
@@ -134,28 +127,37 @@ class StudentKernel:
                 return
 
     def _run_cells(self) -> bool:
-        """True when all cells ran (or time ran out); False when the kernel must be restarted."""
+        """True when all cells ran (or time ran out); False when the kernel must be restarted.
+
+        Cells that already ran to the end are replayed with the per-cell limit only: they were
+        within the notebook's time, and the state they build is what the checker needs."""
         assert self.client is not None
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code" or index in self.skipped:
                 continue
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 1:
-                self._skip_rest(index)
-                return True
-            self.client.timeout = int(max(1, min(self.limits.cell_timeout, remaining)))
+            limit = self.limits.cell_timeout
+            if index not in self._done:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 1:
+                    self._skip_rest(index)
+                    return True
+                limit = min(limit, remaining)
+            self.client.timeout = int(max(1, limit))
             cell.outputs = []
             try:
                 self.client.execute_cell(cell, index)
             except CellTimeoutError:
-                limit = self.client.timeout
-                self._rule_out(index, f"cell {index + 1} was stopped after {limit} s "
-                                      "(time limit per cell); it was skipped")
+                if limit < self.limits.cell_timeout:   # cut short by the notebook's deadline
+                    self._skip_rest(index)
+                else:
+                    self._rule_out(index, f"cell {index + 1} was stopped after {limit:.0f} s "
+                                          "(time limit per cell); it was skipped")
                 return False
             except DeadKernelError:
                 self._rule_out(index, f"cell {index + 1} killed the Python kernel (it exited, "
                                       "crashed or ran out of memory); it was skipped")
                 return False
+            self._done.add(index)
         return True
 
     def _rule_out(self, index: int, why: str) -> None:
@@ -176,8 +178,7 @@ class StudentKernel:
     # -- the checker's calls ---------------------------------------------------------------
     def run_code(self, code: str, timeout: float) -> list[dict]:
         """Run `code` in the student's kernel and return its outputs (untrusted data)."""
-        if self.client is None:
-            self._deadline = time.monotonic() + self.limits.notebook_timeout
+        if self.client is None:   # a previous call killed the kernel: rebuild its state
             self._replay()
         assert self.client is not None
         cell = nbformat.v4.new_code_cell(code)

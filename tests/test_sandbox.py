@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -54,8 +55,7 @@ def test_walls():
     assert out[3] == ["denied\ndenied\ndenied\n"]
     assert out[4][0].startswith("no network")
     assert out[5] == ["no dns\n"]
-    assert "file size limit" in "".join(out[6]) or "File size limit" in "".join(out[6]) \
-        or any("killed" in p for p in problems)
+    assert out[6] == ["file size limit\n"]
 
 
 def test_fork_bomb_is_contained():
@@ -82,13 +82,20 @@ def test_environment_is_not_leaked(monkeypatch):
     assert os.environ["CNNGRADE_SECRET_TOKEN"] == "hunter2"
 
 
-def test_whole_notebook_time_limit():
+def test_whole_notebook_time_limit_keeps_what_ran():
     limits = Limits(cell_timeout=20, notebook_timeout=5, memory=1024**3, processes=32,
                     file_size=1024**2)
-    out, problems = run(["import time\ntime.sleep(3)\nprint('a')", "time.sleep(3)\nprint('b')",
-                         "print('c')"], limits)
-    assert out[0] == ["a\n"] and out[2] == []
-    assert any("time limit (5 s) was reached" in p for p in problems), problems
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in
+                ["import time\nx = 41\ntime.sleep(3)", "time.sleep(30)", "y = 1"]]
+    with StudentKernel(nb, limits) as kernel:
+        report = kernel.run_notebook()
+        # the cell cut by the deadline and the ones after it are out; the first cell's state
+        # is what the checker sees
+        outputs = kernel.run_code("print(x + 1, 'y' in globals())", 10)
+    assert outputs[0]["text"] == "42 False\n"
+    assert report.problems == ["the notebook's time limit (5 s) was reached at cell 2; the "
+                               "cells from there on were not run."]
 
 
 def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
@@ -98,9 +105,8 @@ def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
                        limits=Limits())
     argv = wrap(["python"], plan)
     tmpfs = argv.index("--tmpfs")
-    binds = [i for i, a in enumerate(argv) if a == "--ro-bind"]
-    assert argv[tmpfs + 1] == "/tmp" and tmpfs < min(binds[-1:] or [tmpfs + 1])
-    assert argv.index(str(plan.sockets)) > tmpfs
+    assert argv[tmpfs + 1] == "/tmp"
+    assert argv.index(sys.prefix) > tmpfs and argv.index(str(plan.sockets)) > tmpfs
 
 
 def test_many_killing_cells_are_each_skipped():
