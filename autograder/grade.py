@@ -239,9 +239,8 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
                                      store.get(sub.sha256), assignment, seed))
             if on_start:
                 on_start(len(jobs))
-            filenames = {job.submission_id: assignment.notebook for job in jobs}
             for outcome in _run_jobs(jobs, workers):
-                write_outcome(course, slug, outcome, filenames[outcome.submission_id])
+                write_outcome(course, slug, outcome, assignment.notebook)
                 book.record(outcome.submission_id, s_hash, e_hash, outcome.results,
                             outcome.status, outcome.seconds)
                 summary.graded.append(outcome)

@@ -60,11 +60,7 @@ def class_report(course: Course, slug: str, student: str | None = None) -> Class
         top = assignment.points or 1
         report.distribution = _distribution([100 * s / top for s in scores])
     for row in rows:
-        tests = row.results.get("tests", [])
-        if not tests and row.status != "graded":
-            report.failures.append(Failure(row.submission.student, "(whole notebook)",
-                                           row.max_score, row.results.get("output", "")))
-        for test in tests:
+        for test in row.results.get("tests", []):
             if test.get("status") != "passed":
                 report.failures.append(Failure(row.submission.student, test.get("name", "?"),
                                                test.get("max_score", 0), test.get("output", "")))

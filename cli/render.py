@@ -84,14 +84,13 @@ def report(console: Console, rep, student: str | None) -> None:
         for who, problem in notes:
             table.add_row(who, problem)
         console.print(table)
-    failures = [f for f in rep.failures if f.test != "(whole notebook)"]
-    if failures:
+    if rep.failures:
         table = Table(title="Failures")
         table.add_column("student", style="bold")
         table.add_column("test")
         table.add_column("points", justify="right")
         table.add_column("message", overflow="fold")
-        for failure in failures:
+        for failure in rep.failures:
             table.add_row(failure.student, failure.test, f"{failure.points:g}",
                           Text(_first_line(failure.message, 300) if student is None
                                else failure.message.strip()))
