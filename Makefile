@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
+	$(BIN)/cnngrade data prepare --course-dir $(COURSE)
 	$(BIN)/cnngrade demo --course-dir $(COURSE)
 
 test: setup
+	$(BIN)/cnngrade data prepare
 	$(BIN)/ruff check autograder cli tests scripts
 	$(BIN)/python -m pytest -q
 

@@ -39,5 +39,6 @@ def check_notebook(path: Path, course: Course) -> CheckResult:
     assignment = course.assignment(slug)
     if not assignment.public_tests_dir.is_dir():
         raise CnnGradeError(f"'{slug}' has no public tests ({assignment.public_tests_dir}).")
-    ev = evaluate(path.read_bytes(), str(path), assignment, assignment.public_tests_dir)
+    ev = evaluate(path.read_bytes(), str(path), assignment, assignment.public_tests_dir,
+                  layout=course.data)
     return CheckResult(slug, path, ev.tests, ev.problems + [f"grader: {e}" for e in ev.errors])

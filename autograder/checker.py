@@ -26,24 +26,63 @@ class TestResult:
     score: float
     status: str          # "passed" | "failed" | "error"
     output: str
+    extra: dict | None = None   # e.g. {"tables": [...]}: the student's layers beside the expected
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-class CheckerPlugin:
-    """Gives the suite its `student` and `rng` fixtures and the `points` marker, and records
-    each test's outcome."""
+class Feedback:
+    """What a test shows beside its verdict in the feedback report: `feedback.table(...)`."""
 
-    def __init__(self, student: Any, seed: int):
+    def __init__(self) -> None:
+        self.tables: list[dict] = []
+
+    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.tables.append({"title": title, "columns": list(columns),
+                            "rows": [[_plain(v) for v in row] for row in rows]})
+
+    def as_extra(self) -> dict | None:
+        return {"tables": self.tables} if self.tables else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+class CheckerPlugin:
+    """Gives the suite its fixtures (`student`, `rng`, `feedback`, `course_data`, `assignment`)
+    and the `points` marker, and records each test's outcome."""
+
+    def __init__(self, student: Any, seed: int, context: dict[str, Any] | None = None):
         self._student = student
+        self._context = context or {}
         self.seed = seed
         self.results: dict[str, TestResult] = {}
         self.collection_errors: list[str] = []
+        self._feedback: dict[str, Feedback] = {}
 
     @pytest.fixture(scope="session")
     def student(self) -> Any:
         return self._student
+
+    @pytest.fixture(scope="session")
+    def course_data(self) -> Any:
+        """Where the datasets are (autograder.data.DataLayout); hidden splits included."""
+        return self._context.get("course_data")
+
+    @pytest.fixture(scope="session")
+    def assignment(self) -> Any:
+        """The assignment being graded (autograder.config.Assignment)."""
+        return self._context.get("assignment")
+
+    @pytest.fixture
+    def feedback(self, request: pytest.FixtureRequest) -> Feedback:
+        return self._feedback.setdefault(request.node.nodeid, Feedback())
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
@@ -69,9 +108,11 @@ class CheckerPlugin:
                                            + _message(call.excinfo))
         elif report.when == "call":
             passed = report.passed
+            extra = self._feedback.get(key)
             self.results[key] = TestResult(
                 name, description, points, points if passed else 0.0,
-                "passed" if passed else "failed", "" if passed else _message(call.excinfo))
+                "passed" if passed else "failed", "" if passed else _message(call.excinfo),
+                extra.as_extra() if extra else None)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -96,10 +137,11 @@ class SuiteRun:
     errors: list[str]      # problems of the suite itself (a grader error, not the student's)
 
 
-def run_suite(suite_dir: Path, student: Any, seed: int | None = None) -> SuiteRun:
+def run_suite(suite_dir: Path, student: Any, seed: int | None = None,
+              context: dict[str, Any] | None = None) -> SuiteRun:
     """Run every test in `suite_dir` against `student`; nothing is printed."""
     seed = secrets.randbits(63) if seed is None else seed
-    plugin = CheckerPlugin(student, seed)
+    plugin = CheckerPlugin(student, seed, context)
     args = [str(suite_dir), "-c", os.devnull, "--rootdir", str(suite_dir), "-q",
             "-p", "no:cacheprovider", "-p", "no:randomly", "--import-mode=importlib",
             "-W", "ignore::DeprecationWarning"]

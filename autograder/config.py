@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.data import DataLayout, data_layout
 from autograder.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,7 @@ class Limits:
     processes: int = 64
     file_size: int = 256 * 1024**2
     output_size: int = 2 * 1024**2
+    threads: int = 1               # CPU threads the kernel's maths libraries may use
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Assignment:
     template_dir: Path
     solution: Path
     suite_dir: Path
+    data: tuple[str, ...] = ()     # public datasets the notebook reads (see autograder.data)
+    thresholds: dict[str, float] = field(default_factory=dict)   # [thresholds], e.g. accuracy
 
     @property
     def template(self) -> Path:
@@ -78,6 +82,10 @@ class Course:
     solutions_dir: Path
     suites_dir: Path
     settings: dict = field(default_factory=dict)
+
+    @property
+    def data(self) -> DataLayout:
+        return data_layout(self.settings, self.course_dir)
 
     def slugs(self) -> list[str]:
         if not self.assignments_dir.is_dir():
@@ -106,6 +114,7 @@ class Course:
                 file_size=parse_size(limits_data.get("file_size", defaults.file_size), where),
                 output_size=parse_size(limits_data.get("output_size", defaults.output_size),
                                        where),
+                threads=int(limits_data.get("threads", defaults.threads)),
             )
             return Assignment(
                 slug=slug,
@@ -118,6 +127,8 @@ class Course:
                 template_dir=self.assignments_dir / slug,
                 solution=self.solutions_dir / f"{slug}.ipynb",
                 suite_dir=self.suites_dir / slug,
+                data=tuple(str(d) for d in data.get("data", [])),
+                thresholds={str(k): float(v) for k, v in data.get("thresholds", {}).items()},
             )
         except KeyError as missing:
             raise ConfigError(f"{where} has no {missing} setting; add it (see README, "

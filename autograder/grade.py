@@ -24,6 +24,7 @@ import nbformat
 
 from autograder.checker import TestResult, run_suite
 from autograder.config import Assignment, Course
+from autograder.data import DataLayout, data_layout
 from autograder.errors import CnnGradeError, SubmissionError
 from autograder.gradebook import open_gradebook
 from autograder.notebook import load_template, parse_notebook, restore_cells
@@ -43,6 +44,7 @@ class GradeJob:
     data: bytes
     assignment: Assignment
     seed: int | None = None
+    data_layout: DataLayout | None = None
 
 
 @dataclass
@@ -71,6 +73,7 @@ def suite_hash(assignment: Assignment) -> str:
                         and "__pycache__" not in p.parts)
     for rel in assignment.public_files:
         paths.append(assignment.template_dir / rel)
+    paths.append(Path(__file__).with_name("modelcheck.py"))   # the suites' shared checks
     for path in paths:   # names relative to their folder, so moving the course changes nothing
         digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
@@ -112,20 +115,23 @@ class Evaluation:
 
 
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
-             seed: int | None = None) -> Evaluation:
+             seed: int | None = None, layout: DataLayout | None = None) -> Evaluation:
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
     Raises SubmissionError when the file is not a gradable notebook."""
     submitted = parse_notebook(data, name)
     restored = restore_cells(submitted, _template(assignment))
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
+    layout = layout or data_layout({})
+    binds = tuple(layout.sandbox_binds(assignment.data))
     with StudentKernel(restored.notebook, assignment.limits, gpu=assignment.gpu,
-                       files=files) as kernel:
+                       files=files, data=binds) as kernel:
         try:
             report = kernel.run_notebook()
         except KernelGone:
             message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
             return Evaluation([], restored.problems, [message])
-        run = run_suite(suite_dir, StudentProxy(kernel, assignment.limits.call_timeout), seed)
+        run = run_suite(suite_dir, StudentProxy(kernel, assignment.limits.call_timeout), seed,
+                        context={"course_data": layout, "assignment": assignment})
         executed = nbformat.writes(kernel.nb)
     return Evaluation(run.tests, restored.problems + report.problems, list(run.errors),
                       run.seed, report.errors, round(report.seconds, 2), executed)
@@ -140,7 +146,8 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
                              "sandbox": sandbox_kind()}
     try:
         try:
-            ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir, job.seed)
+            ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir, job.seed,
+                          job.data_layout)
         except SubmissionError as exc:
             return GradeOutcome(job.submission_id, job.student, "ungradable",
                                 ungradable(str(exc), asg.points, extra), time.monotonic() - start)
@@ -236,7 +243,7 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
                     summary.cached.append(sub.student)
                     continue
                 jobs.append(GradeJob(sub.id, sub.student, sub.filename, sub.sha256,
-                                     store.get(sub.sha256), assignment, seed))
+                                     store.get(sub.sha256), assignment, seed, course.data))
             if on_start:
                 on_start(len(jobs))
             for outcome in _run_jobs(jobs, workers):

@@ -13,10 +13,13 @@ import base64
 import binascii
 import io
 import json
+import secrets
 from typing import Any
 
 import numpy as np
 
+from autograder.artifacts import MAX_FILE, load_keras_model, read_json, read_scratch_file
+from autograder.sandbox import kernel_environment
 from autograder.session import KernelGone, StudentKernel
 
 MIME = "application/vnd.cnngrade.answer+json"
@@ -65,8 +68,23 @@ def __cnngrade_request(text):
     name = request["name"]
     namespace = globals()
     try:
-        if name not in namespace:
+        if request["op"] == "eval":
+            scope = dict(namespace)
+            scope.update({k: decode(v) for k, v in request["kwargs"].items()})
+            if name.isidentifier() and name not in scope:
+                answer = {"missing": name}
+            else:
+                answer = {"ok": encode(eval(request["expr"], scope))}
+        elif name not in namespace:
             answer = {"missing": name}
+        elif request["op"] == "save":
+            import os
+            target = namespace[name]
+            if not callable(getattr(target, "save", None)) or not hasattr(target, "layers"):
+                raise TypeError(f"`{name}` is a {type(target).__name__}, not a Keras model")
+            os.makedirs(os.path.dirname(request["path"]), exist_ok=True)
+            target.save(request["path"])
+            answer = {"ok": encode(None)}
         elif request["op"] == "value":
             answer = {"ok": encode(namespace[name])}
         else:
@@ -164,6 +182,36 @@ class StudentProxy:
 
     def value(self, name: str) -> Any:
         return self._ask({"op": "value", "name": name, "args": [], "kwargs": {}}, name)
+
+    def eval(self, expression: str, what: str | None = None, **values: Any) -> Any:
+        """Evaluate a grader-written expression among the notebook's names (with `values` bound
+        as extra names), e.g. `student.eval("test_datagen.flow(x).next()", x=batch)`; its first
+        name must be defined by the notebook. The answer is untrusted data, decoded strictly."""
+        name = expression.split(".")[0].split("(")[0].split("[")[0].strip()
+        request = {"op": "eval", "name": name, "expr": expression, "args": [],
+                   "kwargs": {k: _encode(v) for k, v in values.items()}}
+        return self._ask(request, what or expression)
+
+    def keras_model(self, name: str) -> Any:
+        """The notebook's model `name`, saved by its kernel to a `.keras` file and loaded here,
+        in the trusted process, with `safe_mode=True`."""
+        rel = f".cnngrade/{secrets.token_hex(8)}.keras"
+        inside = f"{kernel_environment(self._kernel.plan)['HOME']}/{rel}"
+        self._ask({"op": "save", "name": name, "path": inside, "args": [], "kwargs": {}},
+                  f"saving `{name}`")
+        data = self.scratch_file(rel)
+        return load_keras_model(data, f"the model `{name}`")
+
+    def saved_model(self, rel: str) -> Any:
+        """A `.keras` file the notebook saved itself (e.g. "convnet.keras"), loaded safely."""
+        return load_keras_model(self.scratch_file(rel), f"'{rel}'")
+
+    def scratch_file(self, rel: str, cap: int = MAX_FILE) -> bytes:
+        """The bytes of a file the notebook left in its working folder (links not followed)."""
+        return read_scratch_file(self._kernel.plan.scratch, rel, cap)
+
+    def json_file(self, rel: str) -> Any:
+        return read_json(self.scratch_file(rel, 16 * 1024**2), f"'{rel}'")
 
     def _ask(self, request: dict, what: str) -> Any:
         code = _KERNEL_CODE.replace("MIME", repr(MIME)).replace(

@@ -24,6 +24,7 @@ def build_results(*, tests: list[TestResult], max_score: float, output: str,
                 "status": "passed" if t.status == "passed" else "failed",
                 "output": t.output,
                 "visibility": "visible",
+                **({"extra_data": t.extra} if t.extra else {}),
             }
             for t in tests
         ],

@@ -34,6 +34,8 @@ class SandboxPlan:
     sockets: Path          # the ipc socket folder, bound at the same path inside
     limits: Limits
     gpu: bool = False
+    # read-only public data: (path here, path below the kernel's ~/.keras/datasets)
+    data: tuple[tuple[Path, str], ...] = ()
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,7 +142,7 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "OMP_NUM_THREADS": os.environ.get("CNNGRADE_KERNEL_THREADS", "1"),
+        **_thread_settings(plan.limits.threads),
         "JUPYTER_PLATFORM_DIRS": "1",
         "KERAS_HOME": (f"{HOME}/.keras" if sandbox_kind() == "bwrap"
                        else str(plan.scratch / ".keras")),
@@ -150,6 +152,18 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
     elif "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return env
+
+
+def _thread_settings(threads: int) -> dict[str, str]:
+    """How many CPU threads the kernel's NumPy/TensorFlow may use (0: all cores)."""
+    count = str(threads if threads > 0 else os.cpu_count() or 1)
+    count = os.environ.get("CNNGRADE_KERNEL_THREADS", count)
+    return {"OMP_NUM_THREADS": count, "OPENBLAS_NUM_THREADS": count, "MKL_NUM_THREADS": count,
+            "TF_NUM_INTRAOP_THREADS": count, "TF_NUM_INTEROP_THREADS": "2"}
+
+
+def data_target(rel: str) -> str:
+    return f"{HOME}/.keras/datasets/{rel}"
 
 
 def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
@@ -162,8 +176,11 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
         made: set[Path] = set()
         for root in _python_roots():
             args += _parents(root, made) + ["--ro-bind", str(root), str(root)]
-        args += ["--proc", "/proc", "--dev", "/dev",
+        # /dev/shm: Python's multiprocessing locks (Keras's data loaders) need it
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
                  "--perms", "0755", "--dir", "/home", "--bind", str(plan.scratch), HOME]
+        for source, rel in plan.data:   # mount points were made by prepare_dirs
+            args += ["--ro-bind", str(source), data_target(rel)]
         args += _parents(plan.sockets, made) + ["--bind", str(plan.sockets), str(plan.sockets)]
         if plan.gpu:
             args += _gpu_devices()
@@ -178,10 +195,29 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
     return prefix + _rlimits(plan.limits) + argv
 
 
-def prepare_dirs(scratch: Path, sockets: Path) -> None:
-    """Create the scratch home and socket folder, owned by the sandbox's uid."""
-    for path in (scratch, sockets):
+def prepare_dirs(plan: SandboxPlan) -> None:
+    """Create the scratch home and socket folder, owned by the sandbox's uid, and the public
+    data: mount points for bubblewrap's read-only binds, or copies where there is no bwrap."""
+    datasets = plan.scratch / ".keras" / "datasets"
+    for path in (plan.scratch, plan.sockets, plan.scratch / ".keras", datasets):
         path.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            os.chown(path, sandbox_uid(), sandbox_uid())
-        os.chmod(path, 0o700)
+        _own(path)
+        os.chmod(path, 0o700 if path in (plan.scratch, plan.sockets) else 0o755)
+    bind = sandbox_kind() == "bwrap"
+    for source, rel in plan.data:
+        target = datasets / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            if bind:
+                target.mkdir(exist_ok=True)
+            else:
+                shutil.copytree(source, target, dirs_exist_ok=True)
+        elif bind:
+            target.touch()
+        else:
+            shutil.copyfile(source, target)
+
+
+def _own(path: Path) -> None:
+    if os.geteuid() == 0:
+        os.chown(path, sandbox_uid(), sandbox_uid())

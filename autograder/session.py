@@ -35,13 +35,14 @@ class StudentKernel:
     """Use as a context manager: `with StudentKernel(nb, limits) as k: k.run_notebook(); ...`."""
 
     def __init__(self, nb: NotebookNode, limits: Limits, *, gpu: bool = False,
-                 files: dict[str, bytes] | None = None):
+                 files: dict[str, bytes] | None = None,
+                 data: tuple[tuple[Path, str], ...] = ()):
         self.nb = nb
         self.limits = limits
         self.files = files or {}
         self._tmp = Path(tempfile.mkdtemp(prefix="cnngrade-"))
         self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._tmp / "sock",
-                                limits=limits, gpu=gpu)
+                                limits=limits, gpu=gpu, data=data)
         self.skipped: dict[int, str] = {}   # cell index -> why it is no longer run
         self._done: set[int] = set()        # cells that ran to the end (with or without error)
         self.client: CappedNotebookClient | None = None
@@ -50,7 +51,7 @@ class StudentKernel:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> StudentKernel:
-        prepare_dirs(self.plan.scratch, self.plan.sockets)
+        prepare_dirs(self.plan)
         for name, data in self.files.items():
             target = self.plan.scratch / name
             target.parent.mkdir(parents=True, exist_ok=True)

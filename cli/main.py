@@ -48,6 +48,28 @@ def release_cmd(slug: str, course_dir: Path) -> None:
     render.release(console, result)
 
 
+@cnngrade.group("data")
+def data_group() -> None:
+    """Provision the datasets the assignments load, offline."""
+
+
+@data_group.command("prepare")
+@course_option
+def data_prepare_cmd(course_dir: Path) -> None:
+    """Put Fashion-MNIST in Keras's cache and write the two-class folder dataset (its test
+    split where only the grader reads it). Running it again changes nothing."""
+    from autograder.data import prepare
+    layout = _course(course_dir).data
+    with _progress() as progress:
+        task = progress.add_task("data", total=None, last="")
+
+        def on_progress(what: str, done: int, total: int) -> None:
+            progress.update(task, description=what, completed=done, total=total)
+
+        report = prepare(layout, on_progress)
+    render.data_report(console, report)
+
+
 @cnngrade.command("collect")
 @click.argument("slug")
 @click.argument("source", type=click.Path(path_type=Path))

@@ -170,3 +170,12 @@ def check(console: Console, result) -> None:
                   "for grading check more than these.")
     for problem in result.problems:
         console.print(Text(f"! {problem}", style="yellow"))
+
+
+def data_report(console: Console, report) -> None:
+    for line in report.done:
+        console.print(f"[green]✓[/] {line}")
+    for line in report.kept:
+        console.print(f"[dim]= {line} (already in place)[/]")
+    for line in report.notes:
+        console.print(f"  {line}")

@@ -1,0 +1,86 @@
+"""What a student's kernel leaves in its scratch folder, read by the trusted side: without
+following symbolic links, with size caps, and a saved Keras model loaded with `safe_mode=True`
+(built-in layers only, no Lambda code). Anything malformed is the student's failed check, with
+one sentence saying why, never a crash of the grader."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MAX_FILE = 256 * 1024**2
+MAX_UNZIPPED = 1024**3
+
+
+class ArtifactError(AssertionError):
+    """The file is missing, a link, too large or unreadable; the message says which."""
+
+
+def read_scratch_file(scratch: Path, rel: str, cap: int = MAX_FILE) -> bytes:
+    """The bytes of `rel` below `scratch`; no component may be a symbolic link."""
+    parts = PurePosixPath(rel).parts
+    if not parts or PurePosixPath(rel).is_absolute() or ".." in parts:
+        raise ArtifactError(f"'{rel}' is not a path inside the notebook's working folder.")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fds: list[int] = []
+    try:
+        try:
+            fds.append(os.open(scratch, flags | os.O_DIRECTORY))
+            for part in parts[:-1]:
+                fds.append(os.open(part, flags | os.O_DIRECTORY, dir_fd=fds[-1]))
+            fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fds[-1])
+        except FileNotFoundError:
+            raise ArtifactError(f"The notebook did not leave '{rel}' in its working folder; "
+                                "run the cell that saves it.") from None
+        except OSError:   # ELOOP / ENOTDIR: a link or something that is not a folder
+            raise ArtifactError(f"'{rel}' is a symbolic link or not a plain file; the grader "
+                                "reads only plain files the notebook wrote itself.") from None
+        fds.append(fd)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ArtifactError(f"'{rel}' is not a plain file.")
+        if info.st_size > cap:
+            raise ArtifactError(f"'{rel}' is {info.st_size:,} bytes, more than the "
+                                f"{cap:,} the grader reads.")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(cap + 1)
+        if len(data) > cap:
+            raise ArtifactError(f"'{rel}' grew beyond {cap:,} bytes while being read.")
+        return data
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def read_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(f"{what} is not valid JSON ({exc}).") from None
+
+
+def load_keras_model(data: bytes, what: str) -> Any:
+    """A `.keras` file's bytes -> a Keras model, loaded in the trusted process in safe mode."""
+    with tempfile.TemporaryDirectory(prefix="cnngrade-model-") as folder:
+        path = Path(folder) / "model.keras"
+        path.write_bytes(data)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:
+                    raise ArtifactError(f"{what} unpacks to more than {MAX_UNZIPPED:,} bytes.")
+        except zipfile.BadZipFile:
+            raise ArtifactError(f"{what} is not a .keras file (not a zip archive).") from None
+        import keras
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except Exception as exc:   # untrusted content: any failure is the student's
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise ArtifactError(
+                f"{what} could not be loaded by the grader ({type(exc).__name__}: {detail}); "
+                "build the model from Keras's built-in layers (no Lambda or custom "
+                "classes).") from None

@@ -1,0 +1,324 @@
+"""Offline data: `cnngrade data prepare` puts what the assignments load where Keras looks for it,
+and keeps the split that accuracy is judged on where only the trusted checker can read it.
+
+- Fashion-MNIST: Debian's `dataset-fashion-mnist` files are copied into Keras's cache
+  (`$KERAS_HOME/datasets/fashion-mnist/`, `~/.keras` by default), so
+  `keras.datasets.fashion_mnist.load_data()` works offline; Keras's own download is tried only
+  where the Debian package is missing. MNIST is used where `mnist.npz` is already cached.
+- The two-class colour dataset, in the cats-vs-dogs layout (one folder per class): `train/` and
+  `validation/` go to `$KERAS_HOME/datasets/two-class/` (students read them), `test/` goes to the
+  hidden data folder (`~/.cnngrade/hidden` unless `cnngrade.toml` says otherwise), mode 0700,
+  never bound into a sandbox. It is the instructor's own folder when `[data] two_class` names one,
+  otherwise a real two-class subset of Fashion-MNIST written as 150x150 RGB JPEGs.
+
+In `cnngrade.toml`:
+
+    [data]
+    two_class = "/path/to/cats_and_dogs_small"   # train/ validation/ test/, a folder per class
+    hidden = "/srv/cnngrade/hidden"              # where hidden splits live
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder.errors import CnnGradeError
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+FASHION_CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat",
+                   "sandal", "shirt", "sneaker", "bag", "ankle_boot")
+TWO_CLASS = "two-class"
+TWO_CLASS_PAIR = (5, 7)          # sandal / sneaker
+# split -> (images per class, Fashion-MNIST file, first index within the class)
+TWO_CLASS_SPLITS = {"train": (1000, "train", 0), "validation": (500, "train", 1000),
+                    "test": (500, "t10k", 0)}
+PUBLIC_SPLITS = ("train", "validation")
+HIDDEN_SPLITS = ("test",)
+IMAGE_SIZE = 150
+MANIFEST = ".cnngrade-data.json"
+FORMAT_VERSION = 1
+
+Progress = Callable[[str, int, int], None]   # (what, done, total)
+
+
+def keras_home() -> Path:
+    """Where Keras keeps its cache on this machine (the same rule as Keras itself)."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"]).expanduser()
+    home = Path("~").expanduser()
+    return (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Where each dataset lives on the grading machine."""
+
+    keras_home: Path
+    hidden: Path
+    two_class_source: Path | None = None
+
+    @property
+    def datasets(self) -> Path:
+        return self.keras_home / "datasets"
+
+    @property
+    def fashion(self) -> Path:
+        return self.datasets / "fashion-mnist"
+
+    @property
+    def mnist(self) -> Path:
+        return self.datasets / "mnist.npz"
+
+    def public(self, name: str) -> Path:
+        return self.datasets / name
+
+    def hidden_split(self, name: str, split: str = "test") -> Path:
+        """A split only the trusted checker reads (e.g. the two-class `test/`)."""
+        path = self.hidden / name / split
+        if not path.is_dir():
+            raise CnnGradeError(f"The hidden split {path} is missing; run `cnngrade data "
+                                "prepare` on the grading machine.")
+        return path
+
+    def sandbox_binds(self, names: tuple[str, ...]) -> list[tuple[Path, str]]:
+        """(path here, path below the kernel's ~/.keras/datasets) for each public dataset an
+        assignment reads; read-only inside the sandbox. Never a hidden split."""
+        binds: list[tuple[Path, str]] = []
+        for name in names:
+            if name == "fashion-mnist":
+                binds.append((self.fashion, "fashion-mnist"))
+                if self.mnist.is_file():
+                    binds.append((self.mnist, "mnist.npz"))
+            elif name == TWO_CLASS:
+                binds += [(self.public(TWO_CLASS) / s, f"{TWO_CLASS}/{s}") for s in PUBLIC_SPLITS]
+            else:
+                raise CnnGradeError(f"Unknown dataset '{name}' in assignment.toml `data`; "
+                                    f"use 'fashion-mnist' or '{TWO_CLASS}'.")
+        return [(src, rel) for src, rel in binds if src.exists()]
+
+
+def data_layout(settings: dict, course_dir: Path | None = None) -> DataLayout:
+    """The layout from a course's `cnngrade.toml` settings ([data] table)."""
+    data = settings.get("data", {}) if isinstance(settings, dict) else {}
+    base = course_dir or Path.cwd()
+
+    def path(key: str) -> Path | None:
+        value = data.get(key)
+        return (base / str(value)).expanduser().resolve() if value else None
+
+    hidden = path("hidden") or Path(os.environ.get("CNNGRADE_HIDDEN_DATA",
+                                                   Path("~/.cnngrade/hidden").expanduser()))
+    return DataLayout(keras_home=keras_home(), hidden=Path(hidden),
+                      two_class_source=path("two_class"))
+
+
+# ------------------------------------------------------------------------------- prepare
+@dataclass
+class PrepareReport:
+    done: list[str] = field(default_factory=list)      # what was written this time
+    kept: list[str] = field(default_factory=list)      # already in place, left alone
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.done)
+
+
+def prepare(layout: DataLayout, progress: Progress | None = None) -> PrepareReport:
+    """Provision every dataset; running it again changes nothing."""
+    report = PrepareReport()
+    _fashion(layout, report)
+    if layout.mnist.is_file():
+        report.notes.append(f"MNIST: {layout.mnist} is cached; the convnet notebooks use MNIST.")
+    else:
+        report.notes.append("MNIST: not cached; the convnet notebooks use Fashion-MNIST.")
+    _two_class(layout, report, progress)
+    return report
+
+
+def _fashion(layout: DataLayout, report: PrepareReport) -> None:
+    target = layout.fashion
+    if all(_is_gzip(target / f) for f in FASHION_FILES):
+        report.kept.append(f"Fashion-MNIST in {target}")
+        return
+    if all((DEBIAN_FASHION / f).is_file() for f in FASHION_FILES):
+        target.mkdir(parents=True, exist_ok=True)
+        for name in FASHION_FILES:
+            tmp = target / f".{name}.part"
+            shutil.copyfile(DEBIAN_FASHION / name, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target / name)
+        report.done.append(f"Fashion-MNIST copied from {DEBIAN_FASHION} to {target}")
+        return
+    try:   # where there is internet, Keras's own download fills the same cache
+        import keras
+        keras.datasets.fashion_mnist.load_data()
+    except Exception:
+        raise CnnGradeError(
+            f"Fashion-MNIST is missing: neither {DEBIAN_FASHION} (Debian package "
+            "dataset-fashion-mnist) nor Keras's download worked; run `apt install "
+            "dataset-fashion-mnist` (or connect once to the internet), then run "
+            "`cnngrade data prepare` again.") from None
+    report.done.append(f"Fashion-MNIST downloaded by Keras to {target}")
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def read_fashion(folder: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 N x 28 x 28, labels uint8 N) of Fashion-MNIST's `train` or `t10k` files."""
+    with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz", "rb") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz", "rb") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(len(labels), 28, 28)
+    return images, labels
+
+
+def _source_key(layout: DataLayout) -> str:
+    """What the two-class dataset is made from; a different key means it is rebuilt."""
+    digest = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+    if layout.two_class_source is not None:
+        digest.update(str(layout.two_class_source).encode())
+        for path in sorted(layout.two_class_source.rglob("*")):
+            if path.is_file():
+                digest.update(f"{path.relative_to(layout.two_class_source)}:"
+                              f"{path.stat().st_size}".encode())
+    else:
+        digest.update(repr((TWO_CLASS_PAIR, TWO_CLASS_SPLITS, IMAGE_SIZE)).encode())
+        for name in FASHION_FILES:
+            digest.update(hashlib.sha256((layout.fashion / name).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _manifest_ok(folder: Path, key: str) -> bool:
+    try:
+        return json.loads((folder / MANIFEST).read_text())["key"] == key
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _two_class(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
+    source = layout.two_class_source
+    if source is not None and not all((source / s).is_dir() for s in TWO_CLASS_SPLITS):
+        raise CnnGradeError(f"The two-class folder {source} (cnngrade.toml [data] two_class) "
+                            "needs train/, validation/ and test/ subfolders with one folder "
+                            "per class; fix the path or the folder.")
+    key = _source_key(layout)
+    public, hidden = layout.public(TWO_CLASS), layout.hidden / TWO_CLASS
+    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
+        report.kept.append(f"two-class dataset in {public} (test split in {hidden})")
+        return
+    if source is not None:
+        _copy_folder_dataset(source, public, hidden, key, progress)
+        what = f"copied from {source}"
+    else:
+        _write_fashion_subset(layout, public, hidden, key, progress)
+        names = " / ".join(FASHION_CLASSES[c] for c in TWO_CLASS_PAIR)
+        what = f"written from Fashion-MNIST ({names}, {IMAGE_SIZE}x{IMAGE_SIZE} RGB JPEG)"
+    report.done.append(f"two-class dataset {what}: train/ and validation/ in {public}, "
+                       f"test/ in {hidden} (hidden)")
+
+
+def _publish(staging: Path, final: Path, key: str, private: bool) -> None:
+    """Swap a finished staging folder in place of `final`, with its manifest."""
+    (staging / MANIFEST).write_text(json.dumps({"key": key}) + "\n")
+    for path in [staging, *staging.rglob("*")]:
+        os.chmod(path, (0o700 if private else 0o755) if path.is_dir() else
+                 (0o600 if private else 0o644))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        os.chmod(final.parent, 0o700)
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path, key: str,
+                          progress: Progress | None) -> None:
+    from PIL import Image
+
+    arrays = {kind: read_fashion(layout.fashion, kind) for kind in ("train", "t10k")}
+    total = sum(n * len(TWO_CLASS_PAIR) for n, _, _ in TWO_CLASS_SPLITS.values())
+    done = 0
+    stages = {}
+    for final in (public, hidden):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    for split, (count, kind, first) in TWO_CLASS_SPLITS.items():
+        images, labels = arrays[kind]
+        stage = stages[hidden if split in HIDDEN_SPLITS else public]
+        for label in TWO_CLASS_PAIR:
+            name = FASHION_CLASSES[label]
+            folder = stage / split / name
+            folder.mkdir(parents=True)
+            indices = np.flatnonzero(labels == label)[first:first + count]
+            for number, index in enumerate(indices):
+                image = Image.fromarray(images[index], mode="L").convert("RGB")
+                image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+                image.save(folder / f"{name}.{number}.jpg", quality=92)
+                done += 1
+                if progress and (done % 100 == 0 or done == total):
+                    progress("two-class images", done, total)
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+
+
+def _copy_folder_dataset(source: Path, public: Path, hidden: Path, key: str,
+                         progress: Progress | None) -> None:
+    files = [p for s in TWO_CLASS_SPLITS for p in sorted((source / s).rglob("*"))
+             if p.is_file() and not p.is_symlink()]
+    stages = {}
+    for final in (public, hidden):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    for done, path in enumerate(files, 1):
+        rel = path.relative_to(source)
+        stage = stages[hidden if rel.parts[0] in HIDDEN_SPLITS else public]
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stage / rel)
+        if progress and (done % 100 == 0 or done == len(files)):
+            progress("two-class images", done, len(files))
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+
+
+def load_folder_split(folder: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray,
+                                                                     list[str]]:
+    """A split in the folder layout as (images float32 N x size x size x 3 in 0..255, labels
+    int N, class names): classes in alphabetical order, as Keras's directory loaders number
+    them. Read by the trusted checker only."""
+    from PIL import Image
+
+    classes = sorted(p.name for p in Path(folder).iterdir() if p.is_dir())
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((Path(folder) / name).iterdir()):
+            if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".gif"):
+                continue
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+                if image.size != (size, size):
+                    image = image.resize((size, size), Image.Resampling.BILINEAR)
+                images.append(np.asarray(image, dtype=np.float32))
+            labels.append(label)
+    return np.stack(images), np.asarray(labels), classes
