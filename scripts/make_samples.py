@@ -20,7 +20,9 @@ from autograder.config import load_course
 from autograder.notebook import grade_id, load_template
 
 PARTIAL = {"conv-by-hand": {"conv_layer", "avg_pool", "sobel", "gradient_direction",
-                            "renormalize", "gabor_kernel", "gabor_bank", "q2", "q3"}}
+                            "renormalize", "gabor_kernel", "gabor_bank", "q2", "q3"},
+           "output-size": {"dense_params", "network_params", "bottleneck_multiplications",
+                           "q2", "q3"}}
 
 
 def answer(source: str) -> str:
