@@ -1,0 +1,184 @@
+"""`cnngrade data prepare`: idempotent, the instructor's own folder, clear messages, and the
+hidden test split out of the sandbox's reach. A small synthetic Fashion-MNIST stands in for the
+Debian package, so these tests touch neither ~/.keras nor the network."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import filled
+
+from autograder import data as data_mod
+from autograder.data import DataLayout, prepare
+from autograder.errors import CnnGradeError
+from autograder.grade import evaluate
+
+
+def _write_idx(folder: Path, kind: str, labels: np.ndarray, rng) -> None:
+    images = rng.integers(0, 256, size=(len(labels), 28, 28), dtype=np.uint8)
+    with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes())
+    with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, len(labels), 28, 28) + images.tobytes())
+
+
+@pytest.fixture(scope="module")
+def fake_debian(tmp_path_factory):
+    """Fashion-MNIST-shaped files with just enough sandals (5) and sneakers (7)."""
+    folder = tmp_path_factory.mktemp("debian-fashion")
+    rng = np.random.default_rng(0)
+    _write_idx(folder, "train", rng.permutation(np.repeat([5, 7, 0], [1500, 1500, 10])), rng)
+    _write_idx(folder, "t10k", rng.permutation(np.repeat([5, 7, 1], [500, 500, 10])), rng)
+    return folder
+
+
+def _snapshot(*roots: Path) -> dict[str, tuple[int, str]]:
+    return {str(p): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for root in roots for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def prepared(fake_debian, tmp_path_factory):
+    layout = DataLayout(keras_home=tmp_path_factory.mktemp("keras"),
+                        hidden=tmp_path_factory.mktemp("hidden") / "hidden")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
+        first = prepare(layout)
+    return layout, first
+
+
+def test_prepare_writes_the_layout(prepared):
+    layout, report = prepared
+    assert any("Fashion-MNIST copied" in line for line in report.done)
+    assert all((layout.fashion / name).is_file() for name in data_mod.FASHION_FILES)
+    public = layout.public("two-class")
+    assert sorted(p.name for p in public.iterdir() if p.is_dir()) == ["train", "validation"]
+    counts = {split: len(list((public / split).rglob("*.jpg"))) for split in ("train",
+                                                                             "validation")}
+    assert counts == {"train": 2000, "validation": 1000}
+    test = layout.hidden_split("two-class")
+    assert len(list(test.rglob("*.jpg"))) == 1000
+    assert sorted(p.name for p in test.iterdir()) == ["sandal", "sneaker"]
+    assert (test.stat().st_mode & 0o077) == 0 and (layout.hidden.stat().st_mode & 0o077) == 0
+    from PIL import Image
+    with Image.open(next((public / "train" / "sandal").iterdir())) as image:
+        assert image.size == (150, 150) and image.mode == "RGB"
+    images, labels, classes = data_mod.load_folder_split(test)
+    assert images.shape == (1000, 150, 150, 3) and classes == ["sandal", "sneaker"]
+    assert np.bincount(labels).tolist() == [500, 500]
+
+
+def test_prepare_twice_changes_nothing(prepared, fake_debian):
+    layout, _ = prepared
+    before = _snapshot(layout.keras_home, layout.hidden)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
+        again = prepare(layout)
+    assert not again.changed and len(again.kept) == 2
+    assert _snapshot(layout.keras_home, layout.hidden) == before
+
+
+def test_instructor_folder(tmp_path, prepared):
+    from PIL import Image
+    layout, _ = prepared
+    source = tmp_path / "cats_and_dogs_small"
+    for split, n in (("train", 3), ("validation", 2), ("test", 2)):
+        for animal in ("cats", "dogs"):
+            folder = source / split / animal
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (64, 48), (i * 40, 0, 0)).save(folder / f"{animal}.{i}.jpg")
+    own = DataLayout(layout.keras_home.parent / "own-keras", tmp_path / "hidden", source)
+    own.fashion.mkdir(parents=True)
+    for name in data_mod.FASHION_FILES:
+        (own.fashion / name).write_bytes((layout.fashion / name).read_bytes())
+    report = prepare(own)
+    assert any(f"copied from {source}" in line for line in report.done)
+    assert len(list(own.hidden_split("two-class").rglob("*.jpg"))) == 4
+    assert not (own.public("two-class") / "test").exists()
+    images, labels, classes = data_mod.load_folder_split(own.hidden_split("two-class"))
+    assert images.shape == (4, 150, 150, 3) and classes == ["cats", "dogs"]
+    assert not prepare(own).changed
+
+
+def test_missing_sources_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_mod, "DEBIAN_FASHION", tmp_path / "nothing")
+    import keras
+
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(CnnGradeError, match="apt install dataset-fashion-mnist"):
+        prepare(DataLayout(tmp_path / "keras", tmp_path / "hidden"))
+    bad = DataLayout(tmp_path / "keras", tmp_path / "hidden", tmp_path / "no-such-folder")
+    with pytest.raises(CnnGradeError, match="needs train/, validation/ and test/"):
+        data_mod._two_class(bad, data_mod.PrepareReport(), None)
+
+
+SPY = '''
+import hashlib
+import os
+
+def add(a, b):
+    return a + b
+
+def can_read(path):
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+        return True
+    except OSError:
+        return False
+
+visible = sorted(os.listdir(os.path.expanduser("~/.keras/datasets/two-class")))
+hashes = []
+for root, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
+    for name in files:
+        if name.endswith(".jpg"):
+            try:
+                with open(os.path.join(root, name), "rb") as f:
+                    hashes.append(hashlib.sha256(f.read()).hexdigest())
+            except OSError:
+                pass
+'''
+
+HIDDEN_SUITE = '''
+import hashlib
+
+def test_hidden_split_is_out_of_reach(student, course_data):
+    hidden = course_data.hidden_split("two-class")
+    secret = {hashlib.sha256(p.read_bytes()).hexdigest() for p in hidden.rglob("*.jpg")}
+    public = course_data.public("two-class")
+    shown = {hashlib.sha256(p.read_bytes()).hexdigest() for p in public.rglob("*.jpg")}
+    seen = set(student.value("hashes"))
+    assert student.value("visible") == ["train", "validation"]
+    assert shown <= seen, "the walk should find the public images"
+    assert not seen & secret, "the sandbox read hidden test images"
+    assert student.call("can_read", str(next(hidden.rglob("*.jpg")))) is False
+'''
+
+
+@pytest.mark.slow
+def test_sandbox_cannot_read_the_hidden_split(mini_course, prepared):
+    layout, _ = prepared
+    asg_dir = mini_course.assignments_dir / "mini"
+    toml = asg_dir / "assignment.toml"
+    toml.write_text(toml.read_text().replace("[limits]", 'data = ["two-class"]\n\n[limits]', 1))
+    suite = mini_course.suites_dir / "hidden-check"
+    suite.mkdir()
+    (suite / "test_hidden.py").write_text(HIDDEN_SUITE)
+    asg = mini_course.assignment("mini")
+    assert asg.data == ("two-class",)
+    import nbformat
+    nb = filled(mini_course, "mini", {"add": SPY})
+    ev = evaluate(nbformat.writes(nb).encode(), "spy.ipynb", asg, suite, layout=layout)
+    assert not ev.errors, ev.errors
+    assert [(t.name, t.status, t.output) for t in ev.tests] == [
+        ("test_hidden_split_is_out_of_reach", "passed", "")]
