@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import secrets
+import sys
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,11 +97,13 @@ class CheckerPlugin:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
         outcome = yield
         report = outcome.get_result()
-        name = getattr(item, "originalname", None) or item.name
+        name = item.name
         marker = item.get_closest_marker("points")
         points = float(marker.args[0]) if marker and marker.args else 1.0
         doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
         description = doc[0] if doc else name.replace("_", " ")
+        if hasattr(item, "callspec"):   # a parametrized test: say which case
+            description = f"{description} [{item.callspec.id}]"
         key = item.nodeid
         if report.when == "setup" and report.failed:
             self.results[key] = TestResult(name, description, points, 0.0, "error",
@@ -137,6 +140,16 @@ class SuiteRun:
     errors: list[str]      # problems of the suite itself (a grader error, not the student's)
 
 
+def _forget_modules(folder: Path) -> None:
+    """Drop the suite's modules from sys.modules: another assignment's file of the same name
+    (every public_tests/test_public.py) must not be taken for this one's next time."""
+    root = str(Path(folder).resolve())
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if path and str(Path(path).resolve()).startswith(root + os.sep):
+            del sys.modules[name]
+
+
 def run_suite(suite_dir: Path, student: Any, seed: int | None = None,
               context: dict[str, Any] | None = None) -> SuiteRun:
     """Run every test in `suite_dir` against `student`; nothing is printed."""
@@ -144,10 +157,14 @@ def run_suite(suite_dir: Path, student: Any, seed: int | None = None,
     plugin = CheckerPlugin(student, seed, context)
     args = [str(suite_dir), "-c", os.devnull, "--rootdir", str(suite_dir), "-q",
             "-p", "no:cacheprovider", "-p", "no:randomly", "--import-mode=importlib",
+            "--assert=plain",   # a failed check shows its own message, not pytest's rewrite
             "-W", "ignore::DeprecationWarning"]
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        code = pytest.main(args, plugins=[plugin])
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            code = pytest.main(args, plugins=[plugin])
+    finally:
+        _forget_modules(suite_dir)
     errors = list(plugin.collection_errors)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not errors:
         errors.append(f"pytest ended with {code!r}: {sink.getvalue()[-500:]}")

@@ -44,6 +44,10 @@ class CappedNotebookClient(NotebookClient):
 
     output_cap = 2 * 1024 * 1024
 
+    async def async_execute_cell(self, *args: Any, **kwargs: Any) -> Any:
+        self._output_used: dict[int, int] = {}   # one cell at a time: count afresh
+        return await super().async_execute_cell(*args, **kwargs)
+
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         used = getattr(self, "_output_used", None)
         if used is None:

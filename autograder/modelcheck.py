@@ -183,16 +183,23 @@ def check_shapes(model: Any, expected: list[Spec], what: str,
     raise AssertionError(f"{what} output shapes: " + "; ".join(diffs))
 
 
-def check_params(model: Any, expected: list[Spec], what: str) -> None:
+def check_params(model: Any, expected: list[Spec], what: str,
+                 ignore: tuple[str, ...] = ()) -> None:
     """Each layer's parameter count and the total, e.g. "dense: 18,464 params, expected 36,928;
-    total 74,538, expected 93,322"."""
-    layers = core_layers(model)
+    total 74,538, expected 93,322". Layers of the `ignore` kinds (e.g. Dropout, whose place
+    another check judges) are left out of the layer-by-layer comparison."""
+    layers = [x for x in core_layers(model) if type(x).__name__ not in ignore]
+    expected = [s for s in expected if s.kind not in ignore]
     total, want_total = int(model.count_params()), sum(s.params for s in expected)
     if len(layers) != len(expected):
         raise AssertionError(_count_mismatch(what, layers, expected)
                              + f"; total {total:,} params, expected {want_total:,}")
-    diffs = [f"{x.name}: {int(x.count_params()):,} params, expected {s.params:,}"
-             for x, s in zip(layers, expected, strict=True) if int(x.count_params()) != s.params]
+    diffs: list[str] = []
+    for layer, spec in zip(layers, expected, strict=True):
+        have = int(layer.count_params())
+        if have != spec.params:   # "params" once, as in "dense: 18,464 params, expected ..."
+            unit = "" if diffs else " params"
+            diffs.append(f"{layer.name}: {have:,}{unit}, expected {spec.params:,}")
     if total != want_total:
         diffs.append(f"total {total:,}, expected {want_total:,}")
     assert not diffs, f"{what}: " + "; ".join(diffs)
@@ -241,3 +248,65 @@ def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
 def rescales_itself(model: Any) -> bool:
     """True when the model has its own Rescaling layer (it then takes pixels in 0..255)."""
     return any(type(x).__name__ == "Rescaling" for x in model.layers)
+
+
+class ModelLoader:
+    """A suite's access to the student's models, each loaded once per grading run:
+    `get("convnet")` saves the notebook's variable and loads it; `get("convnet.keras",
+    saved=True)` loads a file the notebook saved. A failure to load is remembered and raised
+    again, as the failure of each test that needs that model."""
+
+    def __init__(self, student: Any):
+        self.student = student
+        self.cache: dict[tuple[bool, str], Any] = {}
+
+    def get(self, name: str, saved: bool = False) -> Any:
+        key = (saved, name)
+        if key not in self.cache:
+            try:
+                self.cache[key] = (self.student.saved_model(name) if saved
+                                   else self.student.keras_model(name))
+            except AssertionError as exc:
+                self.cache[key] = exc
+        if isinstance(self.cache[key], AssertionError):
+            raise AssertionError(str(self.cache[key]))
+        return self.cache[key]
+
+
+def check_hidden_accuracy(model: Any, course_data: Any, need: float, what: str,
+                          feedback: Any, advice: str, dataset: str = "two-class") -> None:
+    """Accuracy of a one-sigmoid model on a hidden folder split, measured here; the figure is
+    stored for the feedback report whether or not it passes."""
+    from autograder.data import load_folder_split
+    images, labels, classes = load_folder_split(course_data.hidden_split(dataset))
+    x = images if rescales_itself(model) else images / 255.0
+    predictions = model.predict(x, batch_size=50, verbose=0)
+    assert predictions.shape[1:] == (1,), \
+        f"{what} gives outputs of shape {predictions.shape[1:]}, expected (1,)"
+    got = accuracy(predictions, labels)
+    feedback.table(f"{what} accuracy", ["test images", "accuracy", "needed"],
+                   [[f"hidden {dataset} test split ({len(x):,})", round(got, 4), need]])
+    assert got >= need, (f"{what} classifies {got:.1%} of the {len(x):,} hidden test images "
+                         f"({' / '.join(classes)}) correctly; at least {need:.0%} is needed. "
+                         + advice)
+
+
+def check_history(history: Any, name: str, keys: tuple[str, ...]) -> None:
+    """A saved `history.history`: a dict with a list of finite numbers under each key, all of
+    the same length."""
+    assert isinstance(history, dict), f"{name} should hold history.history (a dict of lists)"
+    lengths = set()
+    for key in keys:
+        values = history.get(key)
+        assert isinstance(values, list) and values and all(
+            isinstance(v, (int, float)) and np.isfinite(v) for v in values), \
+            f"{name} has no list of numbers under '{key}' (keys: {sorted(history)[:8]})"
+        lengths.add(len(values))
+    assert len(lengths) == 1, f"{name}: the lists have different lengths {sorted(lengths)}"
+
+
+def check_saved_is_trained(saved: Any, live: Any, x: np.ndarray, file: str, name: str) -> None:
+    """The saved file holds the model as it is in the notebook after training."""
+    assert saved.count_params() == live.count_params() and np.allclose(
+        saved.predict(x, verbose=0), live.predict(x, verbose=0), atol=1e-5), \
+        f"{file} is not the trained {name}: save it after fit"

@@ -71,7 +71,8 @@ def __cnngrade_request(text):
         if request["op"] == "eval":
             scope = dict(namespace)
             scope.update({k: decode(v) for k, v in request["kwargs"].items()})
-            if name.isidentifier() and name not in scope:
+            import builtins
+            if name.isidentifier() and name not in scope and not hasattr(builtins, name):
                 answer = {"missing": name}
             else:
                 answer = {"ok": encode(eval(request["expr"], scope))}

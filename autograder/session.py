@@ -19,6 +19,8 @@ from autograder.config import Limits
 from autograder.kernel import CappedNotebookClient, new_kernel_manager
 from autograder.sandbox import SandboxPlan, prepare_dirs
 
+ANSWER_OUTPUT_CAP = 96 * 1024 * 1024
+
 
 class KernelGone(Exception):
     """The student's kernel died or stopped answering; the message says which."""
@@ -185,6 +187,8 @@ class StudentKernel:
         cell = nbformat.v4.new_code_cell(code)
         self.nb.cells.append(cell)
         self.client.timeout = int(max(1, timeout))
+        # a checker call's answer (arrays as .npy text) may be larger than a cell's output
+        self.client.output_cap = max(self.limits.output_size, ANSWER_OUTPUT_CAP)
         try:
             self.client.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
         except CellTimeoutError:
@@ -195,5 +199,7 @@ class StudentKernel:
             raise KernelGone("it killed the Python kernel (it exited, crashed or ran out of "
                              "memory)") from None
         finally:
+            if self.client is not None:
+                self.client.output_cap = self.limits.output_size
             self.nb.cells.pop()
         return list(cell.outputs)
