@@ -173,3 +173,39 @@ def submit(folder: Path, student: str, nb_or_bytes, name: str = "mini.ipynb") ->
 def repo_course(tmp_path_factory):
     """The repository's own course content, with a fresh course directory."""
     return load_course(tmp_path_factory.mktemp("repo-course"))
+
+
+def results_of(course, slug: str, student: str) -> dict:
+    import json
+    return json.loads((course.course_dir / "results" / slug / student / "results.json")
+                      .read_text())
+
+
+def solution_sources(course, slug: str) -> dict[str, str]:
+    """grade_id -> the solution's source of that cell, without the solution markers."""
+    from autograder.notebook import grade_id
+    solution = nbformat.read(course.assignment(slug).solution, as_version=4)
+    return {grade_id(c): strip_markers(c.source) for c in solution.cells}
+
+
+def grade_samples(tmp_path_factory, slug: str, others: dict[str, nbformat.NotebookNode],
+                  samples: tuple[str, ...] = ("perfect", "template")):
+    """A fresh course with the data prepared: release `slug`, collect the bundled `samples`
+    and the `others` notebooks, grade them all with 2 workers; returns the course."""
+    import shutil
+
+    from autograder.collect import collect
+    from autograder.data import prepare
+    from autograder.grade import grade
+    from autograder.release import release
+    course = load_course(tmp_path_factory.mktemp("course"))
+    prepare(course.data)
+    release(course, slug, update_template=False)
+    inbox = tmp_path_factory.mktemp("inbox")
+    for student in samples:
+        shutil.copytree(course.solutions_dir / "samples" / slug / student, inbox / student)
+    for student, nb in others.items():
+        submit(inbox, student, nb, slug + ".ipynb")
+    assert len(collect(course, slug, inbox).added) == len(samples) + len(others)
+    grade(course, slug, workers=2)
+    return course

@@ -1,0 +1,80 @@
+"""keras-convnet end to end: the solution scores the maximum, the untouched template 0 without
+grader errors, and a near miss loses exactly the points of the checks its mistakes touch, with
+expected-versus-got messages and the layer tables for the feedback report. The notebooks train
+for real (about 2 minutes each on 2 cores)."""
+
+from __future__ import annotations
+
+import re
+
+import conftest
+import nbformat
+import pytest
+from conftest import filled, grade_samples, solution_sources
+
+from autograder.config import load_course
+
+pytestmark = pytest.mark.slow
+SLUG = "keras-convnet"
+
+# Dense(32) instead of Dense(64) in the small convnet: only its parameter check.
+# padding="same" in the binary convnet's convolutions: its layer, shape and parameter checks.
+NEAR_MISS_FAILS = {"test_convnet_params", "test_binary_layers", "test_binary_shapes",
+                   "test_binary_params"}
+
+
+def results_of(course, student: str) -> dict:
+    return conftest.results_of(course, SLUG, student)
+
+
+def near_miss(course) -> nbformat.NotebookNode:
+    sources = solution_sources(course, SLUG)
+    small = sources["convnet"].replace('layers.Dense(64, activation="relu")',
+                                       'layers.Dense(32, activation="relu")')
+    binary = re.sub(r'(layers\.Conv2D\(\d+, \(3, 3\), activation="relu")\)', r'\1, padding="same")',
+                    sources["binary-model"])
+    assert small != sources["convnet"] and binary.count('padding="same"') == 4
+    return filled(course, SLUG, {"convnet": small, "binary-model": binary})
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = load_course(tmp_path_factory.mktemp("content"))
+    return grade_samples(tmp_path_factory, SLUG, {"nearmiss": near_miss(course)})
+
+
+def test_solution_scores_the_maximum(graded):
+    perfect = results_of(graded, "perfect")
+    assert not perfect["extra_data"].get("grader_errors")
+    assert [t["name"] for t in perfect["tests"] if t["status"] != "passed"] == []
+    assert perfect["score"] == perfect["max_score"] == graded.assignment(SLUG).points == 30
+    tables = {tab["title"]: tab for t in perfect["tests"]
+              for tab in t.get("extra_data", {}).get("tables", [])}
+    assert {"convnet", "binary_convnet", "convnet accuracy", "binary_convnet accuracy"} <= \
+        set(tables)
+    assert [row[3] for row in tables["convnet"]["rows"]] == \
+        [row[6] for row in tables["convnet"]["rows"]]
+
+
+def test_template_scores_zero_without_grader_errors(graded):
+    template = results_of(graded, "template")
+    assert template["score"] == 0 and not template["extra_data"].get("grader_errors")
+    assert len(template["tests"]) == 14
+    assert all(t["output"] for t in template["tests"])
+    assert "`convnet` is a NoneType, not a Keras model" in template["tests"][0]["output"]
+
+
+def test_near_miss_loses_exactly_its_checks(graded):
+    result = results_of(graded, "nearmiss")
+    assert not result["extra_data"].get("grader_errors")
+    failed = {t["name"] for t in result["tests"] if t["status"] != "passed"}
+    assert failed == NEAR_MISS_FAILS
+    lost = sum(t["max_score"] for t in result["tests"] if t["name"] in failed)
+    assert result["score"] == result["max_score"] - lost
+    out = {t["name"]: t["output"] for t in result["tests"]}
+    assert out["test_convnet_params"] == (
+        "convnet: dense: 18,464 params, expected 36,928; dense_1: 330, expected 650; "
+        "total 74,538, expected 93,322")
+    assert 'uses padding="same" where the course uses "valid"' in out["test_binary_layers"]
+    assert "(150, 150, 32), expected (148, 148, 32)" in out["test_binary_shapes"]
+    assert "total 5,550,273, expected 3,453,121" in out["test_binary_params"]
