@@ -22,7 +22,9 @@ from autograder.notebook import grade_id, load_template
 PARTIAL = {"conv-by-hand": {"conv_layer", "avg_pool", "sobel", "gradient_direction",
                             "renormalize", "gabor_kernel", "gabor_bank", "q2", "q3"},
            "output-size": {"dense_params", "network_params", "bottleneck_multiplications",
-                           "q2", "q3"}}
+                           "q2", "q3"},
+           "keras-convnet": {"binary-train", "activation"},
+           "augmentation": {"augmentation-layers", "questions"}}
 
 
 def answer(source: str) -> str:
