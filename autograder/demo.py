@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from autograder.collect import CollectReport, collect
 from autograder.config import Course
+from autograder.errors import CnnGradeError
 from autograder.grade import GradeOutcome, GradeSummary, grade
 from autograder.release import ReleaseResult, release
 from autograder.report import ClassReport, class_report
@@ -32,6 +33,10 @@ def demo(course: Course, workers: int | None = None, slug: str = DEMO_SLUG,
          on_start: Callable[[int], None] | None = None,
          on_done: Callable[[GradeOutcome], None] | None = None) -> DemoResult:
     step = on_step or (lambda _message: None)
+    course.assignment(slug)   # a clear message for an unknown slug
+    if not samples_dir(course, slug).is_dir():
+        raise CnnGradeError(f"There are no bundled samples for '{slug}' in "
+                            f"{samples_dir(course, slug)}; run scripts/make_samples.py {slug}.")
     step(f"release {slug}")
     released = release(course, slug)
     step(f"collect the sample submissions from {samples_dir(course, slug)}")

@@ -29,7 +29,8 @@ def _course(course_dir: Path):
 
 def _progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console)
+                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
+                    transient=True)
 
 
 @click.group()
@@ -158,11 +159,14 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
 
 @cnngrade.command("demo")
 @click.option("--workers", type=click.IntRange(min=1))
+@click.option("--assignment", "slug", default="conv-by-hand", show_default=True,
+              help="Which assignment's bundled samples (solutions/samples/SLUG/) to grade; "
+                   "keras-convnet and augmentation train networks (minutes).")
 @course_option
-def demo_cmd(workers: int | None, course_dir: Path) -> None:
+def demo_cmd(workers: int | None, slug: str, course_dir: Path) -> None:
     """Release, collect the bundled samples, grade and report: the whole pipeline."""
     from autograder.demo import demo
-    result = _with_progress(demo, _course(course_dir), workers=workers, steps=True)
+    result = _with_progress(demo, _course(course_dir), workers=workers, slug=slug, steps=True)
     render.release(console, result.release)
     render.collect(console, result.collect)
     render.grade(console, result.grade)

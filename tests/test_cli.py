@@ -69,3 +69,42 @@ def test_release_collect_grade_report_export_check(mini_course, tmp_path):
     nb_path.write_text(nbformat.writes(filled(mini_course, "mini")))
     proc = cnngrade("check", nb_path, "--course-dir", d)
     assert proc.returncode == 0 and "1 of 1 public tests passed" in proc.stdout, proc.stdout
+
+
+def test_data_prepare(tmp_path):
+    """`cnngrade data prepare` with an instructor's own two-class folder: writes, then on the
+    second run leaves everything in place; a wrong folder is one sentence."""
+    import gzip
+
+    from PIL import Image
+
+    from autograder.data import FASHION_FILES
+    keras_home = tmp_path / "keras"
+    (keras_home / "datasets" / "fashion-mnist").mkdir(parents=True)
+    for name in FASHION_FILES:   # already cached: prepare keeps it
+        with gzip.open(keras_home / "datasets" / "fashion-mnist" / name, "wb") as f:
+            f.write(b"\0" * 16)
+    own = tmp_path / "cats_and_dogs_small"
+    for split in ("train", "validation", "test"):
+        for animal in ("cats", "dogs"):
+            (own / split / animal).mkdir(parents=True)
+            Image.new("RGB", (30, 20)).save(own / split / animal / f"{animal}.0.jpg")
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "cnngrade.toml").write_text(f'[data]\ntwo_class = "{own}"\n'
+                                          f'hidden = "{tmp_path / "hidden"}"\n')
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path),
+           "KERAS_HOME": str(keras_home)}
+
+    def run(*args):
+        return subprocess.run(CNNGRADE + ["data", "prepare", "--course-dir", str(course), *args],
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    first = run()
+    assert first.returncode == 0, first.stderr
+    assert f"copied from {own}" in " ".join(first.stdout.split())
+    assert (tmp_path / "hidden" / "two-class" / "test" / "cats" / "cats.0.jpg").is_file()
+    second = run()
+    assert second.returncode == 0 and second.stdout.count("already in place") == 2
+    (course / "cnngrade.toml").write_text(f'[data]\ntwo_class = "{tmp_path / "nope"}"\n')
+    assert_one_sentence(run(), "needs train/, validation/ and test/ subfolders")
