@@ -253,6 +253,15 @@ def _publish(staging: Path, final: Path, key: str, private: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _staging(*finals: Path) -> dict[Path, Path]:
+    """A fresh staging folder beside each final folder (same file system, so a rename)."""
+    stages = {}
+    for final in finals:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    return stages
+
+
 def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path, key: str,
                           progress: Progress | None) -> None:
     from PIL import Image
@@ -260,10 +269,7 @@ def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path, key: s
     arrays = {kind: read_fashion(layout.fashion, kind) for kind in ("train", "t10k")}
     total = sum(n * len(TWO_CLASS_PAIR) for n, _, _ in TWO_CLASS_SPLITS.values())
     done = 0
-    stages = {}
-    for final in (public, hidden):
-        final.parent.mkdir(parents=True, exist_ok=True)
-        stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    stages = _staging(public, hidden)
     for split, (count, kind, first) in TWO_CLASS_SPLITS.items():
         images, labels = arrays[kind]
         stage = stages[hidden if split in HIDDEN_SPLITS else public]
@@ -287,10 +293,7 @@ def _copy_folder_dataset(source: Path, public: Path, hidden: Path, key: str,
                          progress: Progress | None) -> None:
     files = [p for s in TWO_CLASS_SPLITS for p in sorted((source / s).rglob("*"))
              if p.is_file() and not p.is_symlink()]
-    stages = {}
-    for final in (public, hidden):
-        final.parent.mkdir(parents=True, exist_ok=True)
-        stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    stages = _staging(public, hidden)
     for done, path in enumerate(files, 1):
         rel = path.relative_to(source)
         stage = stages[hidden if rel.parts[0] in HIDDEN_SPLITS else public]

@@ -130,11 +130,9 @@ def check_layers(model: Any, expected: list[Spec], what: str) -> None:
     """Types in order and the settings the course fixes (kernel, stride, padding, activation,
     pool size, dropout rate); units and filters are left to the parameter check."""
     layers = core_layers(model)
-    if len(layers) != len(expected) or any(type(x).__name__ != s.kind
-                                           for x, s in zip(layers, expected, strict=False)):
-        raise AssertionError(_count_mismatch(what, layers, expected)
-                             if len(layers) != len(expected) else _order_message(
-                                 what, layers, expected))
+    if len(layers) != len(expected):
+        raise AssertionError(_count_mismatch(what, layers, expected))
+    _check_order(what, layers, expected)
     problems = []
     for layer, spec in zip(layers, expected, strict=True):
         settings = settings_of(layer)
@@ -147,14 +145,14 @@ def check_layers(model: Any, expected: list[Spec], what: str) -> None:
     assert not problems, f"{what}: " + "; ".join(problems)
 
 
-def _order_message(what: str, layers: list[Any], expected: list[Spec]) -> str:
+def _check_order(what: str, layers: list[Any], expected: list[Spec]) -> None:
     for i, (layer, spec) in enumerate(zip(layers, expected, strict=True)):
         if type(layer).__name__ != spec.kind:
             before = type(layers[i - 1]).__name__ if i else "the input"
-            return (f"{what}: layer {i + 1} ({layer.name}) is a {type(layer).__name__} where the "
-                    f"course has a {spec.kind} (after {before}); got "
-                    f"[{', '.join(type(x).__name__ for x in layers)}]")
-    return f"{what}: the layers are not in the course's order"
+            raise AssertionError(
+                f"{what}: layer {i + 1} ({layer.name}) is a {type(layer).__name__} where the "
+                f"course has a {spec.kind} (after {before}); got "
+                f"[{', '.join(type(x).__name__ for x in layers)}]")
 
 
 def _setting_message(name: str, key: str, have: Any, want: Any) -> str:
@@ -273,22 +271,28 @@ class ModelLoader:
         return self.cache[key]
 
 
+def check_accuracy(predictions: np.ndarray, labels: np.ndarray, need: float, what: str,
+                   images: str, feedback: Any, advice: str) -> None:
+    """`predictions` (made here, by the loaded model) against `labels`; the figure is stored
+    for the feedback report whether or not it passes."""
+    got = accuracy(predictions, labels)
+    feedback.table(f"{what} accuracy", ["test images", "accuracy", "needed"],
+                   [[f"{images} ({len(labels):,})", round(got, 4), need]])
+    assert got >= need, (f"{what} classifies {got:.1%} of the {len(labels):,} {images} "
+                         f"correctly; at least {need:.0%} is needed. {advice}")
+
+
 def check_hidden_accuracy(model: Any, course_data: Any, need: float, what: str,
                           feedback: Any, advice: str, dataset: str = "two-class") -> None:
-    """Accuracy of a one-sigmoid model on a hidden folder split, measured here; the figure is
-    stored for the feedback report whether or not it passes."""
+    """Accuracy of a one-sigmoid model on a hidden folder split, measured here."""
     from autograder.data import load_folder_split
     images, labels, classes = load_folder_split(course_data.hidden_split(dataset))
     x = images if rescales_itself(model) else images / 255.0
     predictions = model.predict(x, batch_size=50, verbose=0)
     assert predictions.shape[1:] == (1,), \
         f"{what} gives outputs of shape {predictions.shape[1:]}, expected (1,)"
-    got = accuracy(predictions, labels)
-    feedback.table(f"{what} accuracy", ["test images", "accuracy", "needed"],
-                   [[f"hidden {dataset} test split ({len(x):,})", round(got, 4), need]])
-    assert got >= need, (f"{what} classifies {got:.1%} of the {len(x):,} hidden test images "
-                         f"({' / '.join(classes)}) correctly; at least {need:.0%} is needed. "
-                         + advice)
+    check_accuracy(predictions, labels, need, what,
+                   f"hidden {dataset} test images ({' / '.join(classes)})", feedback, advice)
 
 
 def check_history(history: Any, name: str, keys: tuple[str, ...]) -> None:

@@ -71,11 +71,12 @@ def __cnngrade_request(text):
         if request["op"] == "eval":
             scope = dict(namespace)
             scope.update({k: decode(v) for k, v in request["kwargs"].items()})
-            import builtins
-            if name.isidentifier() and name not in scope and not hasattr(builtins, name):
-                answer = {"missing": name}
+            try:
+                value = eval(request["expr"], scope)
+            except NameError as exc:   # a name the notebook should have defined
+                answer = {"missing": exc.name}
             else:
-                answer = {"ok": encode(eval(request["expr"], scope))}
+                answer = {"ok": encode(value)}
         elif name not in namespace:
             answer = {"missing": name}
         elif request["op"] == "save":
@@ -186,10 +187,9 @@ class StudentProxy:
 
     def eval(self, expression: str, what: str | None = None, **values: Any) -> Any:
         """Evaluate a grader-written expression among the notebook's names (with `values` bound
-        as extra names), e.g. `student.eval("test_datagen.flow(x).next()", x=batch)`; its first
-        name must be defined by the notebook. The answer is untrusted data, decoded strictly."""
-        name = expression.split(".")[0].split("(")[0].split("[")[0].strip()
-        request = {"op": "eval", "name": name, "expr": expression, "args": [],
+        as extra names), e.g. `student.eval("next(test_datagen.flow(x))", x=batch)`. The answer
+        is untrusted data, decoded strictly."""
+        request = {"op": "eval", "name": "", "expr": expression, "args": [],
                    "kwargs": {k: _encode(v) for k, v in values.items()}}
         return self._ask(request, what or expression)
 
@@ -235,6 +235,7 @@ class StudentProxy:
         if not isinstance(answer, dict):
             raise StudentError(f"{what}: the notebook gave a malformed answer.")
         if "missing" in answer:
+            name = str(answer["missing"])[:80] if answer["missing"] else name
             raise StudentError(f"`{name}` is not defined in the notebook; run its cell and keep "
                                "the name given in the assignment.")
         if "not_implemented" in answer:

@@ -209,3 +209,25 @@ def grade_samples(tmp_path_factory, slug: str, others: dict[str, nbformat.Notebo
     assert len(collect(course, slug, inbox).added) == len(samples) + len(others)
     grade(course, slug, workers=2)
     return course
+
+
+def assert_full_marks(result: dict, points: float) -> None:
+    assert not result["extra_data"].get("grader_errors")
+    assert [t["name"] for t in result["tests"] if t["status"] != "passed"] == []
+    assert result["score"] == result["max_score"] == points
+
+
+def assert_zero(result: dict, n_tests: int) -> None:
+    """0 points, every check says why, and no grader error."""
+    assert result["score"] == 0 and not result["extra_data"].get("grader_errors")
+    assert len(result["tests"]) == n_tests and all(t["output"] for t in result["tests"])
+
+
+def assert_loses_exactly(result: dict, fails: set[str]) -> dict[str, str]:
+    """Exactly the checks `fails` failed and the score is the maximum less their points;
+    returns each check's message."""
+    assert not result["extra_data"].get("grader_errors")
+    assert {t["name"] for t in result["tests"] if t["status"] != "passed"} == fails
+    lost = sum(t["max_score"] for t in result["tests"] if t["name"] in fails)
+    assert result["score"] == result["max_score"] - lost
+    return {t["name"]: t["output"] for t in result["tests"]}

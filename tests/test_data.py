@@ -162,6 +162,16 @@ def test_hidden_split_is_out_of_reach(student, course_data):
     assert shown <= seen, "the walk should find the public images"
     assert not seen & secret, "the sandbox read hidden test images"
     assert student.call("can_read", str(next(hidden.rglob("*.jpg")))) is False
+
+
+def test_eval_names_what_is_missing(student):
+    assert student.eval("len(visible) + 1") == 3
+    try:
+        student.eval("next(iter(not_defined_here))")
+    except AssertionError as exc:
+        assert "`not_defined_here` is not defined in the notebook" in str(exc), str(exc)
+    else:
+        raise AssertionError("a missing name should fail the check")
 '''
 
 
@@ -181,4 +191,5 @@ def test_sandbox_cannot_read_the_hidden_split(mini_course, prepared):
     ev = evaluate(nbformat.writes(nb).encode(), "spy.ipynb", asg, suite, layout=layout)
     assert not ev.errors, ev.errors
     assert [(t.name, t.status, t.output) for t in ev.tests] == [
-        ("test_hidden_split_is_out_of_reach", "passed", "")]
+        ("test_hidden_split_is_out_of_reach", "passed", ""),
+        ("test_eval_names_what_is_missing", "passed", "")]

@@ -59,9 +59,11 @@ def test_train_datagen_settings(student):
     problems = []
     for key, want in RANGES.items():
         have = found.get(key)
-        ok = have is not None and np.allclose(np.asarray(have, dtype=float),
-                                              np.asarray(want, dtype=float)) \
-            if not isinstance(want, bool) else have is want
+        if isinstance(want, bool):
+            ok = have is want
+        else:
+            ok = have is not None and np.allclose(np.asarray(have, dtype=float),
+                                                  np.asarray(want, dtype=float))
         if not ok:
             problems.append(f"{key}={have!r}, expected {want!r}")
     assert not problems, "train_datagen: " + "; ".join(problems)

@@ -84,12 +84,10 @@ def test_convnet_accuracy(models, course_data, assignment, feedback):
     predictions = model.predict(x, batch_size=500, verbose=0)
     assert predictions.shape == (len(x), 10), \
         f"convnet gives outputs of shape {predictions.shape[1:]}, expected (10,)"
-    got, need = mc.accuracy(predictions, labels), _threshold(assignment, "convnet_accuracy")
-    feedback.table("convnet accuracy", ["test images", "accuracy", "needed"],
-                   [[f"{name} ({len(x):,})", round(got, 4), need]])
-    assert got >= need, (f"convnet classifies {got:.1%} of the {len(x):,} {name} test images "
-                         f"correctly; at least {need:.0%} is needed. Train it as asked (pixels "
-                         "scaled to [0, 1], 1 epoch, batch size 64) before saving.")
+    mc.check_accuracy(predictions, labels, _threshold(assignment, "convnet_accuracy"),
+                      "convnet", f"{name} test images", feedback,
+                      "Train it as asked (pixels scaled to [0, 1], 1 epoch, batch size 64) "
+                      "before saving.")
 
 
 @pytest.mark.points(2)
