@@ -10,6 +10,12 @@ and keeps the split that accuracy is judged on where only the trusted checker ca
   hidden data folder (`~/.cnngrade/hidden` unless `cnngrade.toml` says otherwise), mode 0700,
   never bound into a sandbox. It is the instructor's own folder when `[data] two_class` names one,
   otherwise a real two-class subset of Fashion-MNIST written as 150x150 RGB JPEGs.
+- The transfer-learning task (`autograder.course_base`): a base network pretrained here on
+  Fashion-MNIST classes 0-4 (`base.keras`) and a small labelled target set of classes 5-9
+  (`target_train.npz`) in `$KERAS_HOME/datasets/transfer/`; the target test split in the hidden
+  folder. VGG16's ImageNet weights are used where Keras's cache holds them
+  (`$KERAS_HOME/models/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`); they are never
+  downloaded here.
 
 In `cnngrade.toml`:
 
@@ -40,6 +46,9 @@ FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
 FASHION_CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat",
                    "sandal", "shirt", "sneaker", "bag", "ankle_boot")
 TWO_CLASS = "two-class"
+TRANSFER = "transfer"
+DATASETS = ("fashion-mnist", TWO_CLASS, TRANSFER)
+VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 TWO_CLASS_PAIR = (5, 7)          # sandal / sneaker
 # split -> (images per class, Fashion-MNIST file, first index within the class)
 TWO_CLASS_SPLITS = {"train": (1000, "train", 0), "validation": (500, "train", 1000),
@@ -81,6 +90,10 @@ class DataLayout:
     def mnist(self) -> Path:
         return self.datasets / "mnist.npz"
 
+    @property
+    def vgg16_weights(self) -> Path:
+        return self.keras_home / "models" / VGG16_NOTOP
+
     def public(self, name: str) -> Path:
         return self.datasets / name
 
@@ -93,19 +106,24 @@ class DataLayout:
         return path
 
     def sandbox_binds(self, names: tuple[str, ...]) -> list[tuple[Path, str]]:
-        """(path here, path below the kernel's ~/.keras/datasets) for each public dataset an
-        assignment reads; read-only inside the sandbox. Never a hidden split."""
+        """(path here, path below the kernel's ~/.keras) for each public dataset an assignment
+        reads; read-only inside the sandbox. Never a hidden split."""
         binds: list[tuple[Path, str]] = []
         for name in names:
             if name == "fashion-mnist":
-                binds.append((self.fashion, "fashion-mnist"))
+                binds.append((self.fashion, "datasets/fashion-mnist"))
                 if self.mnist.is_file():
-                    binds.append((self.mnist, "mnist.npz"))
+                    binds.append((self.mnist, "datasets/mnist.npz"))
             elif name == TWO_CLASS:
-                binds += [(self.public(TWO_CLASS) / s, f"{TWO_CLASS}/{s}") for s in PUBLIC_SPLITS]
+                binds += [(self.public(TWO_CLASS) / s, f"datasets/{TWO_CLASS}/{s}")
+                          for s in PUBLIC_SPLITS]
+            elif name == TRANSFER:
+                binds.append((self.public(TRANSFER), f"datasets/{TRANSFER}"))
+                if self.vgg16_weights.is_file():
+                    binds.append((self.vgg16_weights, f"models/{VGG16_NOTOP}"))
             else:
                 raise CnnGradeError(f"Unknown dataset '{name}' in assignment.toml `data`; "
-                                    f"use 'fashion-mnist' or '{TWO_CLASS}'.")
+                                    f"use one of {', '.join(map(repr, DATASETS))}.")
         return [(src, rel) for src, rel in binds if src.exists()]
 
 
@@ -136,15 +154,24 @@ class PrepareReport:
         return bool(self.done)
 
 
-def prepare(layout: DataLayout, progress: Progress | None = None) -> PrepareReport:
-    """Provision every dataset; running it again changes nothing."""
+def prepare(layout: DataLayout, progress: Progress | None = None,
+            only: tuple[str, ...] = DATASETS) -> PrepareReport:
+    """Provision the datasets named in `only` (all by default; Fashion-MNIST always, as the
+    others are made from it); running it again changes nothing."""
+    unknown = sorted(set(only) - set(DATASETS))
+    if unknown:
+        raise CnnGradeError(f"Unknown dataset {unknown[0]!r}; choose among "
+                            f"{', '.join(DATASETS)}.")
     report = PrepareReport()
     _fashion(layout, report)
     if layout.mnist.is_file():
         report.notes.append(f"MNIST: {layout.mnist} is cached; the convnet notebooks use MNIST.")
     else:
         report.notes.append("MNIST: not cached; the convnet notebooks use Fashion-MNIST.")
-    _two_class(layout, report, progress)
+    if TWO_CLASS in only:
+        _two_class(layout, report, progress)
+    if TRANSFER in only:
+        _transfer(layout, report, progress)
     return report
 
 
@@ -325,3 +352,79 @@ def load_folder_split(folder: Path, size: int = IMAGE_SIZE) -> tuple[np.ndarray,
                 images.append(np.asarray(image, dtype=np.float32))
             labels.append(label)
     return np.stack(images), np.asarray(labels), classes
+
+
+# ------------------------------------------------------------------ the transfer-learning task
+def _transfer_key(layout: DataLayout) -> str:
+    from autograder import course_base as cb
+    digest = hashlib.sha256(f"transfer v{FORMAT_VERSION}".encode())
+    digest.update(repr((cb.SOURCE_CLASSES, cb.TARGET_CLASSES, cb.TARGET_PER_CLASS, cb.EPOCHS,
+                        cb.BATCH_SIZE, cb.SEED)).encode())
+    digest.update(Path(cb.__file__).read_bytes())
+    for name in FASHION_FILES:
+        digest.update(hashlib.sha256((layout.fashion / name).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
+    from autograder import course_base as cb
+    if layout.vgg16_weights.is_file():
+        report.notes.append(f"VGG16: ImageNet weights cached in {layout.vgg16_weights}; the "
+                            "transfer-learning notebook's VGG16 cells load them.")
+    else:
+        report.notes.append("VGG16: no ImageNet weights cached; the transfer-learning notebook "
+                            "builds VGG16 with weights=None for its structure and trains on "
+                            "the course base.")
+    key = _transfer_key(layout)
+    public, hidden = layout.public(TRANSFER), layout.hidden / TRANSFER
+    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
+        report.kept.append(f"transfer-learning base and target set in {public} (test split "
+                           f"in {hidden})")
+        return
+    stages = _staging(public, hidden)
+    try:
+        x, y = cb.target_split(layout.fashion, "train")
+        np.savez(stages[public] / cb.TRAIN_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
+        x, y = cb.target_split(layout.fashion, "test")
+        np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
+        digest = pretrain_base(layout.fashion, stages[public], progress)
+    except BaseException as exc:
+        for stage in stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, ValueError):
+            raise CnnGradeError(f"{exc}; the transfer-learning task needs the real "
+                                "Fashion-MNIST (apt install dataset-fashion-mnist).") from None
+        raise
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+    report.done.append(f"course base pretrained on Fashion-MNIST classes 0-4 (weights "
+                       f"{digest[:12]}) and the target set of classes 5-9 "
+                       f"({cb.TARGET_PER_CLASS} images per class) in {public}; its test "
+                       f"split in {hidden} (hidden)")
+
+
+def pretrain_base(fashion: Path, out: Path, progress: Progress | None = None,
+                  extra: tuple[str, ...] = ()) -> str:
+    """Run `python -m autograder.course_base` (its own process) to write `out/base.keras`;
+    returns the digest of the trained weights."""
+    import subprocess
+    import sys
+    command = [sys.executable, "-m", "autograder.course_base", str(fashion), str(out), *extra]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    lines: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            parts = line.split()
+            if parts[:1] == ["cnngrade-progress"] and progress:
+                progress("pretraining the course base", int(parts[1]), int(parts[2]))
+    said = {line.split(" ", 1)[0]: line.split(" ", 1)[-1] for line in lines
+            if line.startswith("cnngrade-")}
+    if proc.returncode != 0 or "cnngrade-digest" not in said:
+        why = said.get("cnngrade-error") or (lines[-1] if lines else "no output")
+        raise CnnGradeError(f"Pretraining the course base failed ({why[:300]}); check that "
+                            f"{fashion} holds Fashion-MNIST, then run `cnngrade data prepare` "
+                            "again.")
+    return said["cnngrade-digest"]

@@ -77,6 +77,39 @@ def __cnngrade_request(text):
                 answer = {"missing": exc.name}
             else:
                 answer = {"ok": encode(value)}
+        elif request["op"] == "build":
+            # a grader-written expression that makes a model, e.g. `fine_tune_all(m)`; the
+            # trainable parameter count is recorded at every compile call on the way
+            import os
+            import keras
+            compiles = []
+
+            def recording_compile(self, *args, **kwargs):
+                compiles.append(int(sum(int(numpy.prod(v.shape))
+                                        for v in self.trainable_weights)))
+                return original(self, *args, **kwargs)
+
+            answer = None
+            had = "compile" in vars(keras.Model)
+            original = keras.Model.compile
+            keras.Model.compile = recording_compile
+            try:
+                scope = dict(namespace)
+                scope.update({k: decode(v) for k, v in request["kwargs"].items()})
+                target = eval(request["expr"], scope)
+            except NameError as exc:
+                answer = {"missing": exc.name}
+            finally:
+                if had:
+                    keras.Model.compile = original
+                else:
+                    del keras.Model.compile
+            if answer is None:
+                if not callable(getattr(target, "save", None)) or not hasattr(target, "layers"):
+                    raise TypeError(f"it gave a {type(target).__name__}, not a Keras model")
+                os.makedirs(os.path.dirname(request["path"]), exist_ok=True)
+                target.save(request["path"])
+                answer = {"ok": encode({"compiles": compiles})}
         elif name not in namespace:
             answer = {"missing": name}
         elif request["op"] == "save":
@@ -203,6 +236,25 @@ class StudentProxy:
         data = self.scratch_file(rel)
         return load_keras_model(data, f"the model `{name}`")
 
+    def build_model(self, expression: str, what: str | None = None,
+                    **values: Any) -> tuple[Any, list[int]]:
+        """Evaluate a grader-written expression that makes a model in the notebook's kernel
+        (e.g. "fine_tune_all(feature_extraction_model(load_base(), 5))"), save it there and load
+        it here with `safe_mode=True`. Returns (model, compiles): the number of trainable
+        parameters the model had at each `compile` call made while the expression ran, as the
+        kernel reported them (untrusted: used to say *when* layers were frozen, nothing more)."""
+        rel = f".cnngrade/{secrets.token_hex(8)}.keras"
+        inside = f"{kernel_environment(self._kernel.plan)['HOME']}/{rel}"
+        what = what or expression
+        answer = self._ask({"op": "build", "name": "", "expr": expression, "path": inside,
+                            "args": [], "kwargs": {k: _encode(v) for k, v in values.items()}},
+                           what)
+        counts = np.asarray(answer.get("compiles") if isinstance(answer, dict) else None)
+        if counts.ndim != 1 or (counts.size and counts.dtype.kind not in "iu"):
+            raise StudentError(f"{what}: the notebook gave a malformed answer.")
+        model = load_keras_model(self.scratch_file(rel), f"the model made by {what}")
+        return model, [int(c) for c in counts]
+
     def saved_model(self, rel: str) -> Any:
         """A `.keras` file the notebook saved itself (e.g. "convnet.keras"), loaded safely."""
         return load_keras_model(self.scratch_file(rel), f"'{rel}'")
@@ -234,6 +286,7 @@ class StudentProxy:
     def _read(answer: Any, name: str, what: str) -> Any:
         if not isinstance(answer, dict):
             raise StudentError(f"{what}: the notebook gave a malformed answer.")
+        name = name or what   # an expression names no single variable
         if "missing" in answer:
             name = str(answer["missing"])[:80] if answer["missing"] else name
             raise StudentError(f"`{name}` is not defined in the notebook; run its cell and keep "

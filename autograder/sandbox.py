@@ -34,7 +34,8 @@ class SandboxPlan:
     sockets: Path          # the ipc socket folder, bound at the same path inside
     limits: Limits
     gpu: bool = False
-    # read-only public data: (path here, path below the kernel's ~/.keras/datasets)
+    # read-only public data: (path here, path below the kernel's ~/.keras, e.g.
+    # "datasets/fashion-mnist" or "models/vgg16_..._notop.h5")
     data: tuple[tuple[Path, str], ...] = ()
 
 
@@ -163,7 +164,7 @@ def _thread_settings(threads: int) -> dict[str, str]:
 
 
 def data_target(rel: str) -> str:
-    return f"{HOME}/.keras/datasets/{rel}"
+    return f"{HOME}/.keras/{rel}"
 
 
 def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
@@ -205,7 +206,7 @@ def prepare_dirs(plan: SandboxPlan) -> None:
         os.chmod(path, 0o700 if path in (plan.scratch, plan.sockets) else 0o755)
     bind = sandbox_kind() == "bwrap"
     for source, rel in plan.data:
-        target = datasets / rel
+        target = plan.scratch / ".keras" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             if bind:

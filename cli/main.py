@@ -55,11 +55,14 @@ def data_group() -> None:
 
 
 @data_group.command("prepare")
+@click.option("--only", "only", multiple=True, metavar="DATASET",
+              help="Prepare only this dataset (fashion-mnist, two-class, transfer); repeatable.")
 @course_option
-def data_prepare_cmd(course_dir: Path) -> None:
-    """Put Fashion-MNIST in Keras's cache and write the two-class folder dataset (its test
-    split where only the grader reads it). Running it again changes nothing."""
-    from autograder.data import prepare
+def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
+    """Put Fashion-MNIST in Keras's cache, write the two-class folder dataset and pretrain the
+    transfer-learning course base (test splits where only the grader reads them). Running it
+    again changes nothing."""
+    from autograder.data import DATASETS, prepare
     layout = _course(course_dir).data
     with _progress() as progress:
         task = progress.add_task("data", total=None, last="")
@@ -67,7 +70,7 @@ def data_prepare_cmd(course_dir: Path) -> None:
         def on_progress(what: str, done: int, total: int) -> None:
             progress.update(task, description=what, completed=done, total=total)
 
-        report = prepare(layout, on_progress)
+        report = prepare(layout, on_progress, only or DATASETS)
     render.data_report(console, report)
 
 

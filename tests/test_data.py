@@ -14,9 +14,11 @@ import pytest
 from conftest import filled
 
 from autograder import data as data_mod
-from autograder.data import DataLayout, prepare
+from autograder.data import TRANSFER, DataLayout, prepare, pretrain_base
 from autograder.errors import CnnGradeError
 from autograder.grade import evaluate
+
+FOLDERS = ("fashion-mnist", "two-class")   # the transfer task needs the real Fashion-MNIST
 
 
 def _write_idx(folder: Path, kind: str, labels: np.ndarray, rng) -> None:
@@ -48,7 +50,7 @@ def prepared(fake_debian, tmp_path_factory):
                         hidden=tmp_path_factory.mktemp("hidden") / "hidden")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
-        first = prepare(layout)
+        first = prepare(layout, only=FOLDERS)
     return layout, first
 
 
@@ -78,7 +80,7 @@ def test_prepare_twice_changes_nothing(prepared, fake_debian):
     before = _snapshot(layout.keras_home, layout.hidden)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
-        again = prepare(layout)
+        again = prepare(layout, only=FOLDERS)
     assert not again.changed and len(again.kept) == 2
     assert _snapshot(layout.keras_home, layout.hidden) == before
 
@@ -97,13 +99,13 @@ def test_instructor_folder(tmp_path, prepared):
     own.fashion.mkdir(parents=True)
     for name in data_mod.FASHION_FILES:
         (own.fashion / name).write_bytes((layout.fashion / name).read_bytes())
-    report = prepare(own)
+    report = prepare(own, only=FOLDERS)
     assert any(f"copied from {source}" in line for line in report.done)
     assert len(list(own.hidden_split("two-class").rglob("*.jpg"))) == 4
     assert not (own.public("two-class") / "test").exists()
     images, labels, classes = data_mod.load_folder_split(own.hidden_split("two-class"))
     assert images.shape == (4, 150, 150, 3) and classes == ["cats", "dogs"]
-    assert not prepare(own).changed
+    assert not prepare(own, only=FOLDERS).changed
 
 
 def test_missing_sources_say_what_to_do(tmp_path, monkeypatch):
@@ -193,3 +195,37 @@ def test_sandbox_cannot_read_the_hidden_split(mini_course, prepared):
     assert [(t.name, t.status, t.output) for t in ev.tests] == [
         ("test_hidden_split_is_out_of_reach", "passed", ""),
         ("test_eval_names_what_is_missing", "passed", "")]
+
+
+def test_transfer_task_needs_every_target_class(prepared, fake_debian):
+    """The fake Fashion-MNIST lacks classes 6, 8 and 9: one sentence, nothing half-written."""
+    layout, _ = prepared
+    with pytest.raises(CnnGradeError) as info:
+        prepare(layout, only=(TRANSFER,))
+    message = str(info.value)
+    assert "fewer than 20 training images of class(es) [6, 8, 9]" in message
+    assert "apt install dataset-fashion-mnist" in message and "\n" not in message
+    assert not layout.public(TRANSFER).exists() and not (layout.hidden / TRANSFER).exists()
+    assert not [p for p in layout.datasets.iterdir() if p.name.startswith(".transfer")]
+
+
+def test_course_base_is_reproducible(tmp_path):
+    """Pretraining twice from the same data gives the same weights; the base has the course's
+    shape. (A short run: 512 source images, 1 epoch; `data prepare` trains on all 30,000.)"""
+    import keras
+
+    from autograder import course_base as cb
+    from autograder.data import data_layout
+    layout = data_layout({})
+    prepare(layout, only=("fashion-mnist",))   # the real one, from the Debian package
+    fashion = layout.fashion
+    digests = []
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        digests.append(pretrain_base(fashion, tmp_path / run,
+                                     extra=("--source-images", "512", "--epochs", "1")))
+    assert digests[0] == digests[1]
+    base = keras.saving.load_model(tmp_path / "a" / cb.BASE_FILE, safe_mode=True)
+    assert base.count_params() == cb.BASE_PARAMS
+    assert tuple(base.outputs[0].shape[1:]) == cb.BASE_OUTPUT
+    assert cb.weights_digest(base) == digests[0]
