@@ -24,7 +24,9 @@ PARTIAL = {"conv-by-hand": {"conv_layer", "avg_pool", "sobel", "gradient_directi
            "output-size": {"dense_params", "network_params", "bottleneck_multiplications",
                            "q2", "q3"},
            "keras-convnet": {"binary-train", "activation"},
-           "augmentation": {"augmentation-layers", "questions"}}
+           "augmentation": {"augmentation-layers", "questions"},
+           "architectures": {"train", "plot"},
+           "transfer-learning": {"rule", "case45"}}
 
 
 def answer(source: str) -> str:
