@@ -152,6 +152,15 @@ def _one_student(console: Console, row) -> None:
                       Text(test.get("output", "").strip()))
     if res.get("tests"):
         console.print(table)
+    for test in res.get("tests", []):   # layer tables, parameter counts, accuracy figures
+        for data in test.get("extra_data", {}).get("tables", []):
+            extra = Table(title=f"{data.get('title', '')} [dim]({test['name']})[/]")
+            for column in data.get("columns", []):
+                extra.add_column(str(column), overflow="fold")
+            for values in data.get("rows", []):
+                extra.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                                else str(v) for v in values))
+            console.print(extra)
 
 
 def check(console: Console, result) -> None:
@@ -179,3 +188,29 @@ def data_report(console: Console, report) -> None:
         console.print(f"[dim]= {line} (already in place)[/]")
     for line in report.notes:
         console.print(f"  {line}")
+
+
+def nbgrader_import(console: Console, report) -> None:
+    for line in report.notes:
+        console.print(Text(f"! {line}", style="yellow"))
+    table = Table(title=f"nbgrader course {report.source_dir} → {report.assignments_dir}")
+    table.add_column("assignment")
+    table.add_column("from")
+    table.add_column("autograded", justify="right")
+    table.add_column("by hand in nbgrader", justify="right")
+    table.add_column("files")
+    table.add_column("")
+    for item in report.imported:
+        cells = len(item.manual_cells)
+        manual = f"{item.manual_points:g} ({cells} cell{'s' * (cells != 1)})" if cells else "–"
+        table.add_row(item.slug, f"{item.assignment}/{item.notebook}",
+                      f"{item.points:g} ({len(item.tests)} test cells)", manual,
+                      ", ".join(item.public_files) or "–", item.status)
+    if report.imported:
+        console.print(table)
+        console.print("cnngrade scores the autograded test cells as `nbgrader autograde` does; "
+                      "the points graded by hand stay with nbgrader's formgrader. Next: "
+                      f"`cnngrade release {report.imported[0].slug}`, `cnngrade collect`, "
+                      "`cnngrade grade`.")
+    for line in report.skipped:
+        console.print(Text(f"  skipped: {line}", style="yellow"))

@@ -100,3 +100,15 @@ def test_fine_tuning_rate_of_1e_2(graded):
         'fine_tune_last_block(feature_extraction_model(VGG16, 1), VGG16, "block5_conv1") is '
         "compiled with learning rate 0.01, expected at most 0.0001 (case 2); case2_model is "
         "compiled with learning rate 0.01, expected at most 0.0001 (case 2)")
+
+
+def test_report_shows_the_vgg16_figures(graded):
+    """`cnngrade report SLUG --student perfect` prints the lecture's VGG16 counts."""
+    from rich.console import Console
+
+    from autograder.report import class_report
+    from cli import render
+    console = Console(record=True, width=160)
+    render.report(console, class_report(graded, SLUG, "perfect"), "perfect")
+    text = console.export_text()
+    assert all(n in text for n in ("14,714,688", "16,812,353", "2,097,665"))
