@@ -29,6 +29,12 @@ test: setup
 	$(BIN)/ruff check autograder cli tests scripts
 	$(BIN)/python -m pytest -q
 
+# Speed and learning figures, printed (not asserted by the tests).
+bench: setup
+	$(BIN)/cnngrade data prepare
+	$(BIN)/python scripts/bench_transfer.py --seeds 3
+	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20
+
 lint: setup
 	$(BIN)/ruff check autograder cli tests scripts
 

@@ -65,6 +65,9 @@ class Assignment:
     suite_dir: Path
     data: tuple[str, ...] = ()     # public datasets the notebook reads (see autograder.data)
     thresholds: dict[str, float] = field(default_factory=dict)   # [thresholds], e.g. accuracy
+    # "cnngrade": a hidden pytest suite in autograder/suites/<slug>/; "nbgrader": the grade
+    # cells of the solution notebook are the tests, scored by nbgrader's rules
+    kind: str = "cnngrade"
 
     @property
     def template(self) -> Path:
@@ -129,12 +132,20 @@ class Course:
                 suite_dir=self.suites_dir / slug,
                 data=tuple(str(d) for d in data.get("data", [])),
                 thresholds={str(k): float(v) for k, v in data.get("thresholds", {}).items()},
+                kind=_kind(data.get("kind", "cnngrade"), where),
             )
         except KeyError as missing:
             raise ConfigError(f"{where} has no {missing} setting; add it (see README, "
                               "'Adding an assignment').") from None
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where} has a setting of the wrong type ({exc}); fix it.") from None
+
+
+def _kind(value: object, where: str) -> str:
+    if value not in ("cnngrade", "nbgrader"):
+        raise ConfigError(f"{where}: kind = {value!r}; use \"cnngrade\" (a hidden pytest "
+                          "suite) or \"nbgrader\" (the notebook's own grade cells).")
+    return str(value)
 
 
 def _read_toml(path: Path) -> dict:

@@ -8,13 +8,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -30,6 +28,7 @@ from autograder.gradebook import open_gradebook
 from autograder.notebook import load_template, parse_notebook, restore_cells
 from autograder.proxy import StudentProxy
 from autograder.results import build_results, ungradable
+from autograder.runners import RUNNERS, run_local, run_ray
 from autograder.sandbox import sandbox_kind
 from autograder.session import KernelGone, StudentKernel
 from autograder.store import Store, atomic_write
@@ -45,6 +44,7 @@ class GradeJob:
     assignment: Assignment
     seed: int | None = None
     data_layout: DataLayout | None = None
+    gpu: str | None = None      # the GPU this job is pinned to (CUDA_VISIBLE_DEVICES)
 
 
 @dataclass
@@ -118,6 +118,9 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
              seed: int | None = None, layout: DataLayout | None = None) -> Evaluation:
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
     Raises SubmissionError when the file is not a gradable notebook."""
+    if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
+        from autograder.nbgrader_compat import evaluate_nbgrader
+        return evaluate_nbgrader(data, name, assignment, layout)
     submitted = parse_notebook(data, name)
     restored = restore_cells(submitted, _template(assignment))
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
@@ -144,6 +147,9 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
     extra: dict[str, Any] = {"student": job.student, "assignment": asg.slug,
                              "submission_sha256": job.sha256, "filename": job.filename,
                              "sandbox": sandbox_kind()}
+    if job.gpu is not None:   # this worker grades one job at a time: pin it to its GPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
+        extra["gpu"] = job.gpu
     try:
         try:
             ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir, job.seed,
@@ -221,10 +227,14 @@ def write_outcome(course: Course, slug: str, outcome: GradeOutcome, filename: st
 def grade(course: Course, slug: str, student: str | None = None, workers: int | None = None,
           force: bool = False, seed: int | None = None,
           on_start: Callable[[int], None] | None = None,
-          on_done: Callable[[GradeOutcome], None] | None = None) -> GradeSummary:
-    """Grade the latest submission of every student (or one) of `slug`."""
+          on_done: Callable[[GradeOutcome], None] | None = None,
+          runner: str = "local", address: str | None = None) -> GradeSummary:
+    """Grade the latest submission of every student (or one) of `slug`, on the `runner`
+    ("local": `workers` processes here; "ray": the Ray cluster at `address`)."""
+    if runner not in RUNNERS:
+        raise CnnGradeError(f"Unknown runner '{runner}'; use one of {', '.join(RUNNERS)}.")
     assignment = course.assignment(slug)
-    if not assignment.suite_dir.is_dir():
+    if assignment.kind == "cnngrade" and not assignment.suite_dir.is_dir():
         raise CnnGradeError(f"The hidden suite {assignment.suite_dir} is missing; every "
                             "assignment needs autograder/suites/<slug>/.")
     summary = GradeSummary(slug)
@@ -246,7 +256,9 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
                                      store.get(sub.sha256), assignment, seed, course.data))
             if on_start:
                 on_start(len(jobs))
-            for outcome in _run_jobs(jobs, workers):
+            outcomes = (run_ray(jobs, grade_submission, address) if runner == "ray"
+                        else run_local(jobs, workers, grade_submission))
+            for outcome in outcomes:
                 write_outcome(course, slug, outcome, assignment.notebook)
                 book.record(outcome.submission_id, s_hash, e_hash, outcome.results,
                             outcome.status, outcome.seconds)
@@ -256,26 +268,3 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
         finally:
             book.close()
     return summary
-
-
-def _run_jobs(jobs: list[GradeJob], workers: int | None):
-    """Yield outcomes as they finish, `workers` submissions at a time."""
-    if not jobs:
-        return
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: dict[Future, GradeJob] = {pool.submit(grade_submission, job): job for job in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    yield future.result()
-                except Exception as exc:  # the worker process itself died
-                    extra = {"student": job.student, "assignment": job.assignment.slug,
-                             "grader_errors": [f"{type(exc).__name__}: {exc}"]}
-                    yield GradeOutcome(job.submission_id, job.student, "grader-error",
-                                       ungradable(f"Grader error: the grading process failed "
-                                                  f"({type(exc).__name__}); run grade again.",
-                                                  job.assignment.points, extra), 0.0)

@@ -112,13 +112,17 @@ def _with_progress(run, *args, steps: bool = False, **kwargs):
 @click.option("--workers", type=click.IntRange(min=1), help="Submissions graded at once "
               "(default: the number of cores).")
 @click.option("--force", is_flag=True, help="Grade again even where a cached result exists.")
+@click.option("--runner", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="local: worker processes here; ray: a Ray cluster.")
+@click.option("--address", help="The Ray cluster (e.g. ray://head:10001 or auto); default: a "
+              "local Ray instance started for this run.")
 @course_option
-def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool,
-              course_dir: Path) -> None:
+def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool, runner: str,
+              address: str | None, course_dir: Path) -> None:
     """Execute each latest submission in the sandbox and run the hidden tests."""
     from autograder.grade import grade
     summary = _with_progress(grade, _course(course_dir), slug, student=student,
-                                   workers=workers, force=force)
+                             workers=workers, force=force, runner=runner, address=address)
     render.grade(console, summary)
 
 
