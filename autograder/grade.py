@@ -12,6 +12,7 @@ import os
 import platform
 import time
 import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -27,11 +28,14 @@ from autograder.errors import CnnGradeError, SubmissionError
 from autograder.gradebook import open_gradebook
 from autograder.notebook import load_template, parse_notebook, restore_cells
 from autograder.proxy import StudentProxy
+from autograder.replay import Recorder, Replayer
 from autograder.results import build_results, ungradable
 from autograder.runners import RUNNERS, run_local, run_ray
 from autograder.sandbox import sandbox_kind
 from autograder.session import KernelGone, StudentKernel
 from autograder.store import Store, atomic_write
+
+REPLAY_FILE = "replay.zip"   # beside results.json: the kernel's answers (autograder.replay)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class GradeJob:
     seed: int | None = None
     data_layout: DataLayout | None = None
     gpu: str | None = None      # the GPU this job is pinned to (CUDA_VISIBLE_DEVICES)
+    replay: bytes | None = None  # the kernel's recorded answers, to regrade without executing
 
 
 @dataclass
@@ -55,6 +60,7 @@ class GradeOutcome:
     results: dict[str, Any]
     seconds: float
     executed: str | None = None  # the executed notebook (nbformat JSON), for feedback
+    record: bytes | None = None  # the kernel's answers to the suite (autograder.replay)
 
 
 @dataclass
@@ -76,6 +82,17 @@ def suite_hash(assignment: Assignment) -> str:
     paths.append(Path(__file__).with_name("modelcheck.py"))   # the suites' shared checks
     for path in paths:   # names relative to their folder, so moving the course changes nothing
         digest.update(f"{path.parent.name}/{path.name}".encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()[:16]
+
+
+def exec_hash(assignment: Assignment) -> str:
+    """What the notebook's execution depends on besides the submission: the template, the
+    public files, the limits and the data (not the suite, the points or the thresholds)."""
+    digest = hashlib.sha256(repr((assignment.notebook, assignment.gpu, assignment.limits,
+                                  assignment.data, assignment.public_files)).encode())
+    for path in [assignment.solution, *(assignment.template_dir / r
+                                        for r in assignment.public_files)]:
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()[:16]
 
@@ -112,6 +129,8 @@ class Evaluation:
     cell_errors: int = 0
     notebook_seconds: float = 0.0
     executed: str | None = None
+    record: bytes | None = None   # the kernel's answers (autograder.replay), when small enough
+    replayed: bool = False        # graded from a record, without executing the notebook
 
 
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
@@ -133,11 +152,41 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
         except KernelGone:
             message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
             return Evaluation([], restored.problems, [message])
-        run = run_suite(suite_dir, StudentProxy(kernel, assignment.limits.call_timeout), seed,
+        recorder = Recorder(StudentProxy(kernel, assignment.limits.call_timeout))
+        run = run_suite(suite_dir, recorder, seed,
                         context={"course_data": layout, "assignment": assignment})
         executed = nbformat.writes(kernel.nb)
-    return Evaluation(run.tests, restored.problems + report.problems, list(run.errors),
-                      run.seed, report.errors, round(report.seconds, 2), executed)
+    problems = restored.problems + report.problems
+    record = None if run.errors else recorder.export(
+        {"sha256": hashlib.sha256(data).hexdigest(), "exec": exec_hash(assignment),
+         "env": env_hash(), "seed": run.seed, "problems": problems,
+         "cell_errors": report.errors, "notebook_seconds": round(report.seconds, 2)})
+    return Evaluation(run.tests, problems, list(run.errors), run.seed, report.errors,
+                      round(report.seconds, 2), executed, record)
+
+
+def replay_matches(record: bytes, sha256: str, assignment: Assignment, env: str) -> bool:
+    """The record was made from this submission, template and environment."""
+    try:
+        meta = Replayer(record).meta
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        return False
+    return (meta.get("sha256"), meta.get("exec"), meta.get("env")) == (
+        sha256, exec_hash(assignment), env)
+
+
+def evaluate_replay(record: bytes, assignment: Assignment,
+                    layout: DataLayout | None = None) -> Evaluation | None:
+    """The current suite against the recorded kernel answers, with the recorded seed; None when
+    the suite asks something new (the submission must then be executed again)."""
+    replayer = Replayer(record)
+    meta = replayer.meta
+    run = run_suite(assignment.suite_dir, replayer, int(meta["seed"]),
+                    context={"course_data": layout or data_layout({}), "assignment": assignment})
+    if replayer.missed or run.errors:
+        return None
+    return Evaluation(run.tests, list(meta["problems"]), [], run.seed, int(meta["cell_errors"]),
+                      float(meta["notebook_seconds"]), None, None, replayed=True)
 
 
 def grade_submission(job: GradeJob) -> GradeOutcome:
@@ -152,13 +201,15 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
         extra["gpu"] = job.gpu
     try:
         try:
-            ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir, job.seed,
-                          job.data_layout)
+            ev = evaluate_replay(job.replay, asg, job.data_layout) if job.replay else None
+            if ev is None:
+                ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir,
+                              job.seed, job.data_layout)
         except SubmissionError as exc:
             return GradeOutcome(job.submission_id, job.student, "ungradable",
                                 ungradable(str(exc), asg.points, extra), time.monotonic() - start)
         extra.update(seed=ev.seed, problems=ev.problems, cell_errors=ev.cell_errors,
-                     notebook_seconds=ev.notebook_seconds)
+                     notebook_seconds=ev.notebook_seconds, replayed=ev.replayed)
         total = sum(t.points for t in ev.tests)
         errors = list(ev.errors)
         if abs(total - asg.points) > 1e-9 and not errors:
@@ -172,7 +223,7 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
                                 output=_summary_line(ev.tests, ev.problems, errors),
                                 seconds=time.monotonic() - start, extra=extra)
         return GradeOutcome(job.submission_id, job.student, status, results,
-                            time.monotonic() - start, ev.executed)
+                            time.monotonic() - start, ev.executed, ev.record)
     except Exception as exc:  # a bug of ours must not stop the class
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         extra["grader_errors"] = [detail, traceback.format_exc()[-2000:]]
@@ -221,6 +272,10 @@ def write_outcome(course: Course, slug: str, outcome: GradeOutcome, filename: st
     atomic_write(folder / "results.json", (json.dumps(outcome.results, indent=2) + "\n").encode())
     if outcome.executed is not None:
         atomic_write(folder / filename, outcome.executed.encode())
+        if outcome.record is not None:
+            atomic_write(folder / REPLAY_FILE, outcome.record)
+        else:   # a new execution whose answers were not kept: an older record is stale
+            (folder / REPLAY_FILE).unlink(missing_ok=True)
     return folder / "results.json"
 
 
@@ -252,8 +307,11 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
                 if not force and book.cached(sub.id, s_hash, e_hash):
                     summary.cached.append(sub.student)
                     continue
+                record = None if force or seed is not None else _record_for(
+                    course, slug, sub, assignment, e_hash)
                 jobs.append(GradeJob(sub.id, sub.student, sub.filename, sub.sha256,
-                                     store.get(sub.sha256), assignment, seed, course.data))
+                                     store.get(sub.sha256), assignment, seed, course.data,
+                                     replay=record))
             if on_start:
                 on_start(len(jobs))
             outcomes = (run_ray(jobs, grade_submission, address) if runner == "ray"
@@ -268,3 +326,14 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
         finally:
             book.close()
     return summary
+
+
+def _record_for(course: Course, slug: str, sub: Any, assignment: Assignment,
+                env: str) -> bytes | None:
+    """The student's recorded kernel answers, if they belong to this very submission."""
+    path = course.course_dir / "results" / slug / sub.student / REPLAY_FILE
+    try:
+        record = path.read_bytes()
+    except OSError:
+        return None
+    return record if replay_matches(record, sub.sha256, assignment, env) else None

@@ -229,12 +229,15 @@ class StudentProxy:
     def keras_model(self, name: str) -> Any:
         """The notebook's model `name`, saved by its kernel to a `.keras` file and loaded here,
         in the trusted process, with `safe_mode=True`."""
+        return load_keras_model(self.keras_model_bytes(name), f"the model `{name}`")
+
+    def keras_model_bytes(self, name: str) -> bytes:
+        """The `.keras` file the kernel writes for its model `name` (not yet loaded)."""
         rel = f".cnngrade/{secrets.token_hex(8)}.keras"
         inside = f"{kernel_environment(self._kernel.plan)['HOME']}/{rel}"
         self._ask({"op": "save", "name": name, "path": inside, "args": [], "kwargs": {}},
                   f"saving `{name}`")
-        data = self.scratch_file(rel)
-        return load_keras_model(data, f"the model `{name}`")
+        return self.scratch_file(rel)
 
     def build_model(self, expression: str, what: str | None = None,
                     **values: Any) -> tuple[Any, list[int]]:
@@ -243,17 +246,22 @@ class StudentProxy:
         it here with `safe_mode=True`. Returns (model, compiles): the number of trainable
         parameters the model had at each `compile` call made while the expression ran, as the
         kernel reported them (untrusted: used to say *when* layers were frozen, nothing more)."""
+        what = what or expression
+        data, compiles = self.build_model_bytes(expression, what, **values)
+        return load_keras_model(data, f"the model made by {what}"), compiles
+
+    def build_model_bytes(self, expression: str, what: str,
+                          **values: Any) -> tuple[bytes, list[int]]:
+        """build_model's `.keras` file and compile counts, the file not yet loaded."""
         rel = f".cnngrade/{secrets.token_hex(8)}.keras"
         inside = f"{kernel_environment(self._kernel.plan)['HOME']}/{rel}"
-        what = what or expression
         answer = self._ask({"op": "build", "name": "", "expr": expression, "path": inside,
                             "args": [], "kwargs": {k: _encode(v) for k, v in values.items()}},
                            what)
         counts = np.asarray(answer.get("compiles") if isinstance(answer, dict) else None)
         if counts.ndim != 1 or (counts.size and counts.dtype.kind not in "iu"):
             raise StudentError(f"{what}: the notebook gave a malformed answer.")
-        model = load_keras_model(self.scratch_file(rel), f"the model made by {what}")
-        return model, [int(c) for c in counts]
+        return self.scratch_file(rel), [int(c) for c in counts]
 
     def saved_model(self, rel: str) -> Any:
         """A `.keras` file the notebook saved itself (e.g. "convnet.keras"), loaded safely."""
