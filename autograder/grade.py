@@ -80,6 +80,8 @@ def suite_hash(assignment: Assignment) -> str:
     for rel in assignment.public_files:
         paths.append(assignment.template_dir / rel)
     paths.append(Path(__file__).with_name("modelcheck.py"))   # the suites' shared checks
+    if assignment.kind == "nbgrader":   # nbgrader's rules, as cnngrade applies them
+        paths.append(Path(__file__).with_name("nbgrader_compat.py"))
     for path in paths:   # names relative to their folder, so moving the course changes nothing
         digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")

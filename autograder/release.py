@@ -56,13 +56,33 @@ def hidden_lines(suite_dir: Path) -> set[str]:
     return lines
 
 
+def hidden_test_lines(solution: NotebookNode) -> set[str]:
+    """The lines inside the solution's BEGIN/END HIDDEN TESTS regions (nbgrader's hidden tests,
+    which `kind = "nbgrader"` assignments keep in the solution notebook)."""
+    lines: set[str] = set()
+    for cell in solution.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            text = line.strip()
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(text) >= 30 and not text.startswith(("#", "import ", "from ")):
+                lines.add(text)
+    return lines
+
+
 HIDDEN_LINES_MIN = 3   # a helper line shared with the public tests is fine; a test body is not
 
 
 def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
     """One sentence per released file that contains a solution or the hidden tests."""
-    solution = solution_lines(nbformat.read(assignment.solution, as_version=4))
-    hidden = hidden_lines(assignment.suite_dir)
+    source = nbformat.read(assignment.solution, as_version=4)
+    solution = solution_lines(source)
+    hidden = hidden_lines(assignment.suite_dir) | hidden_test_lines(source)
+    where = (f"{assignment.suite_dir}" if assignment.kind == "cnngrade" else
+             f"the hidden test regions of {assignment.solution}")
     leaks = []
     for name, text in texts.items():
         if name.endswith(".ipynb"):   # search the cells' text, not the JSON escaping of it
@@ -81,7 +101,7 @@ def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
         shared = sorted(hidden & lines)
         if len(shared) >= HIDDEN_LINES_MIN:
             leaks.append(f"{name} contains {len(shared)} lines of the hidden tests (e.g. "
-                         f"{shared[0][:60]!r}); keep hidden tests in {assignment.suite_dir}")
+                         f"{shared[0][:60]!r}); keep hidden tests in {where}")
     return leaks
 
 

@@ -180,6 +180,20 @@ def demo_cmd(workers: int | None, slug: str, course_dir: Path) -> None:
     render.report(console, result.report, None)
 
 
+@cnngrade.command("import-nbgrader")
+@click.argument("nbgrader_course_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--assignment", "only", multiple=True, metavar="NAME",
+              help="Import only this nbgrader assignment (source/NAME/); repeatable.")
+@course_option
+def import_nbgrader_cmd(nbgrader_course_dir: Path, only: tuple[str, ...],
+                        course_dir: Path) -> None:
+    """Bring in an nbgrader course: each source/<assignment>/<nb>.ipynb becomes the assignment
+    <assignment>-<nb>, graded by its own test cells with nbgrader's rules."""
+    from autograder.nbgrader_compat import import_nbgrader
+    render.nbgrader_import(console, import_nbgrader(_course(course_dir), nbgrader_course_dir,
+                                                    only))
+
+
 def main() -> None:
     try:
         cnngrade.main(standalone_mode=False)
