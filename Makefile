@@ -33,6 +33,7 @@ test: setup
 bench: setup
 	$(BIN)/cnngrade data prepare
 	$(BIN)/python scripts/bench_transfer.py --seeds 3
+	$(BIN)/python scripts/bench_nbgrader.py --n 20
 	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20
 
 lint: setup
