@@ -61,8 +61,11 @@ def _valid_student(student: str, where: str, problems: list[str]) -> bool:
     return False
 
 
-def discover(source: Path, slug: str, notebook: str) -> tuple[list[Incoming], list[str]]:
-    """Everything submitted in `source`, and one sentence per file that could not be used."""
+def discover(source: Path, slug: str, notebook: str,
+             nbgrader_assignment: str | None = None) -> tuple[list[Incoming], list[str]]:
+    """Everything submitted in `source`, and one sentence per file that could not be used.
+    For an assignment imported from nbgrader, `nbgrader_assignment` names the folder its
+    notebook lies in within nbgrader's `submitted/<student>/` and exchange folders."""
     if not source.exists():
         raise CnnGradeError(f"{source} does not exist; give a folder, an LMS zip or an nbgrader "
                             "exchange inbound/ folder.")
@@ -74,7 +77,10 @@ def discover(source: Path, slug: str, notebook: str) -> tuple[list[Incoming], li
     if (source / "inbound").is_dir():
         source = source / "inbound"
     if any("+" in p.name for p in source.iterdir() if p.is_dir()):
-        return _from_exchange(source, slug)
+        return _from_exchange(source, slug, notebook, nbgrader_assignment)
+    if nbgrader_assignment and any((p / nbgrader_assignment).is_dir()
+                                   for p in source.iterdir() if p.is_dir()):
+        return _from_submitted(source, nbgrader_assignment, notebook)
     return _from_folder(source, notebook)
 
 
@@ -183,7 +189,50 @@ def _from_folder(root: Path, notebook: str) -> tuple[list[Incoming], list[str]]:
     return found, problems
 
 
-def _from_exchange(inbound: Path, slug: str) -> tuple[list[Incoming], list[str]]:
+def _exchange_stamp(folder: Path, fallback: str) -> str:
+    """nbgrader's timestamp.txt in `folder`, else `fallback` text, else the folder's mtime."""
+    stamp_file = folder / "timestamp.txt"
+    if stamp_file.is_file():
+        fallback = stamp_file.read_text(errors="replace").strip() or fallback
+    try:
+        return _iso(datetime.strptime(fallback.replace("UTC", "").strip() + " UTC",
+                                      EXCHANGE_TS))
+    except ValueError:
+        return _iso(datetime.fromtimestamp(folder.stat().st_mtime, UTC))
+
+
+def _one_notebook(folder: Path, notebook: str, problems: list[str]) -> list[Path]:
+    """The assignment's notebook in an nbgrader folder that holds all of its notebooks."""
+    path = folder / notebook
+    if path.is_file() and not path.is_symlink():
+        return [path]
+    problems.append(f"{folder} holds no {notebook}; nothing was collected from it.")
+    return []
+
+
+def _from_submitted(root: Path, nb_assignment: str,
+                    notebook: str) -> tuple[list[Incoming], list[str]]:
+    """nbgrader's `submitted/<student>/<assignment>/<notebook>.ipynb` (+ timestamp.txt)."""
+    found: list[Incoming] = []
+    problems: list[str] = []
+    for student_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        folder = student_dir / nb_assignment
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        if not _valid_student(student_dir.name, str(student_dir), problems):
+            continue
+        for path in _one_notebook(folder, notebook, problems):
+            data = _read(path, problems)
+            if data is not None:
+                found.append(Incoming(student_dir.name, path.name, data,
+                                      _exchange_stamp(folder, ""), False,
+                                      f"nbgrader:{student_dir.name}/{nb_assignment}/"
+                                      f"{path.name}"))
+    return found, problems
+
+
+def _from_exchange(inbound: Path, slug: str, notebook: str = "",
+                   nb_assignment: str | None = None) -> tuple[list[Incoming], list[str]]:
     found: list[Incoming] = []
     problems: list[str] = []
     for folder in sorted(p for p in inbound.iterdir() if p.is_dir() and not p.is_symlink()):
@@ -193,19 +242,14 @@ def _from_exchange(inbound: Path, slug: str) -> tuple[list[Incoming], list[str]]
                             "it was skipped.")
             continue
         student, assignment, stamp_text = parts[0], parts[1], parts[2]
-        if assignment != slug:
+        if assignment not in (slug, nb_assignment):
             continue
         if not _valid_student(student, str(folder), problems):
             continue
-        stamp_file = folder / "timestamp.txt"
-        if stamp_file.is_file():
-            stamp_text = stamp_file.read_text(errors="replace").strip() or stamp_text
-        try:
-            stamp = _iso(datetime.strptime(stamp_text.replace("UTC", "").strip() + " UTC",
-                                           EXCHANGE_TS))
-        except ValueError:
-            stamp = _iso(datetime.fromtimestamp(folder.stat().st_mtime, UTC))
-        for path in _notebooks(folder, f"{slug}.ipynb", str(folder), problems):
+        stamp = _exchange_stamp(folder, stamp_text)
+        paths = (_one_notebook(folder, notebook, problems) if assignment == nb_assignment
+                 else _notebooks(folder, f"{slug}.ipynb", str(folder), problems))
+        for path in paths:
             data = _read(path, problems)
             if data is not None:
                 found.append(Incoming(student, path.name, data, stamp, False,
@@ -216,7 +260,8 @@ def _from_exchange(inbound: Path, slug: str) -> tuple[list[Incoming], list[str]]
 def collect(course: Course, slug: str, source: Path) -> CollectReport:
     """Store every submission in `source` and record it in the gradebook."""
     assignment = course.assignment(slug)
-    incoming, problems = discover(Path(source), slug, assignment.notebook)
+    incoming, problems = discover(Path(source), slug, assignment.notebook,
+                                  assignment.nbgrader_assignment)
     report = CollectReport(problems=problems)
     store = Store(course.course_dir / "store")
     book = open_gradebook(course.course_dir)

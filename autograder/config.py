@@ -68,6 +68,9 @@ class Assignment:
     # "cnngrade": a hidden pytest suite in autograder/suites/<slug>/; "nbgrader": the grade
     # cells of the solution notebook are the tests, scored by nbgrader's rules
     kind: str = "cnngrade"
+    # for kind = "nbgrader": the nbgrader assignment and notebook (stem) it was imported from,
+    # so that collect reads nbgrader's submitted/ and exchange folders
+    nbgrader_assignment: str | None = None
 
     @property
     def template(self) -> Path:
@@ -133,6 +136,9 @@ class Course:
                 data=tuple(str(d) for d in data.get("data", [])),
                 thresholds={str(k): float(v) for k, v in data.get("thresholds", {}).items()},
                 kind=_kind(data.get("kind", "cnngrade"), where),
+                nbgrader_assignment=(str(data["nbgrader"]["assignment"])
+                                     if isinstance(data.get("nbgrader"), dict)
+                                     and "assignment" in data["nbgrader"] else None),
             )
         except KeyError as missing:
             raise ConfigError(f"{where} has no {missing} setting; add it (see README, "

@@ -116,12 +116,14 @@ def graded(tmp_path_factory):
     run("generate_assignment", "ps1", cwd=nbc)
     released = {n: nbformat.read(nbc / "release" / "ps1" / f"{n}.ipynb", as_version=4)
                 for n in NOTEBOOKS}
-    inbox = tmp_path_factory.mktemp("inbox")
+    # the same notebooks in nbgrader's submitted/ folder and in an exchange inbound/ folder
+    inbound = tmp_path_factory.mktemp("exchange") / "inbound"
     for student, (answers, tests, deleted, _) in STUDENTS.items():
         for name in NOTEBOOKS:
             nb = _submission(released[name], answers, tests, deleted)
             submit(nbc / "submitted" / student, "ps1", nb, f"{name}.ipynb")
-            submit(inbox / slug_for("ps1", name), student, nb, f"{name}.ipynb")
+            submit(inbound, f"{student}+ps1+2026-11-20 10:00:00.000000 UTC", nb,
+                   f"{name}.ipynb")
     run("autograde", "ps1", cwd=nbc)
 
     course_dir = tmp_path_factory.mktemp("cnngrade") / "course"
@@ -131,10 +133,12 @@ def graded(tmp_path_factory):
     assert out.exit_code == 0, out.output
     course = load_course(course_dir)
     assert course.slugs() == ["ps1-problem1", "ps1-problem2"]
-    for name in NOTEBOOKS:
+    for name, source in zip(NOTEBOOKS, (nbc / "submitted", inbound), strict=True):
         slug = slug_for("ps1", name)
         release(course, slug)
-        collect(course, slug, inbox / slug)
+        report = collect(course, slug, source)
+        assert len(report.added) == len(STUDENTS) and not report.problems, report
+        assert {f for _, f in report.added} == {f"{name}.ipynb"}
         grade(course, slug, workers=2)
 
     scores = {}
