@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python scripts/bench_transfer.py --seeds 3
 	$(BIN)/python scripts/bench_nbgrader.py --n 20
 	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20
+	$(BIN)/python scripts/bench_runners.py --slug keras-convnet --n 4
 
 lint: setup
 	$(BIN)/ruff check autograder cli tests scripts
