@@ -60,19 +60,13 @@ def answered(released: Path, source: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def timed(what: str, run) -> float:
-    start = time.perf_counter()
-    run()
-    seconds = time.perf_counter() - start
-    print(f"  {what:56} {seconds:8.1f} s", flush=True)
-    return seconds
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
+
+    from bench_runners import timed  # scripts/ is on sys.path: this script's folder
 
     from autograder.collect import collect
     from autograder.config import load_course
