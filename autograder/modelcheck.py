@@ -248,27 +248,59 @@ def rescales_itself(model: Any) -> bool:
     return any(type(x).__name__ == "Rescaling" for x in model.layers)
 
 
-class ModelLoader:
-    """A suite's access to the student's models, each loaded once per grading run:
-    `get("convnet")` saves the notebook's variable and loads it; `get("convnet.keras",
-    saved=True)` loads a file the notebook saved. A failure to load is remembered and raised
-    again, as the failure of each test that needs that model."""
+class Remembered:
+    """`fn(*key)` computed once per key in a grading run. A failure (AssertionError) is
+    remembered too and raised again, as the failure of each test that needs that value."""
 
-    def __init__(self, student: Any):
-        self.student = student
-        self.cache: dict[tuple[bool, str], Any] = {}
+    def __init__(self, fn: Any):
+        self.fn = fn
+        self.cache: dict[tuple, Any] = {}
 
-    def get(self, name: str, saved: bool = False) -> Any:
-        key = (saved, name)
+    def __call__(self, *key: Any) -> Any:
         if key not in self.cache:
             try:
-                self.cache[key] = (self.student.saved_model(name) if saved
-                                   else self.student.keras_model(name))
+                self.cache[key] = self.fn(*key)
             except AssertionError as exc:
                 self.cache[key] = exc
         if isinstance(self.cache[key], AssertionError):
             raise AssertionError(str(self.cache[key]))
         return self.cache[key]
+
+
+class ModelLoader:
+    """A suite's access to the student's models, each loaded once per grading run:
+    `get("convnet")` saves the notebook's variable and loads it; `get("convnet.keras",
+    saved=True)` loads a file the notebook saved."""
+
+    def __init__(self, student: Any):
+        self.student = student
+        self._load = Remembered(lambda saved, name: student.saved_model(name) if saved
+                                else student.keras_model(name))
+
+    def get(self, name: str, saved: bool = False) -> Any:
+        return self._load(saved, name)
+
+
+def threshold(assignment: Any, key: str) -> float:
+    """The assignment's `[thresholds] key` from assignment.toml."""
+    value = assignment.thresholds.get(key)
+    assert value is not None, f"assignment.toml has no [thresholds] {key}"
+    return value
+
+
+def grey_test_split(course_data: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    """The 28x28 test images the convnet notebooks train for, as (x float32 N x 28 x 28 x 1 in
+    [0, 1], labels, "MNIST test images"): MNIST where it is cached, else Fashion-MNIST."""
+    from autograder.data import read_fashion
+    if course_data.mnist.is_file():
+        with np.load(course_data.mnist, allow_pickle=False) as data:
+            images, labels = data["x_test"], data["y_test"]
+        name = "MNIST"
+    else:
+        images, labels = read_fashion(course_data.fashion, "t10k")
+        name = "Fashion-MNIST"
+    return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, labels, \
+        f"{name} test images"
 
 
 def check_accuracy(predictions: np.ndarray, labels: np.ndarray, need: float, what: str,

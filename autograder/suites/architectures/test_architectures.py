@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from autograder import modelcheck as mc
-from autograder.data import read_fashion
 
 NAMES = ("lenet", "vgg", "resnet")
 CONVS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose", "Conv1D", "Conv3D")
@@ -346,61 +345,32 @@ def models(student):
 
 @pytest.fixture(scope="session")
 def graphs(models):
-    cache: dict[str, Graph | AssertionError] = {}
-
-    def get(name: str) -> Graph:
-        if name not in cache:
-            try:
-                cache[name] = Graph(models.get(name), name)
-            except AssertionError as exc:
-                cache[name] = exc
-        if isinstance(cache[name], AssertionError):
-            raise AssertionError(str(cache[name]))
-        return cache[name]
-    return get
+    return mc.Remembered(lambda name: Graph(models.get(name), name))
 
 
 @pytest.fixture(scope="session")
 def test_set(course_data):
-    if course_data.mnist.is_file():
-        with np.load(course_data.mnist, allow_pickle=False) as data:
-            images, labels = data["x_test"], data["y_test"]
-        name = "MNIST"
-    else:
-        images, labels = read_fashion(course_data.fashion, "t10k")
-        name = "Fashion-MNIST"
-    return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, labels, f"{name} test images"
+    return mc.grey_test_split(course_data)
 
 
 @pytest.fixture(scope="session")
 def predictions(models, test_set):
     """Each model's outputs on the test images, computed here once."""
-    cache: dict[str, Any] = {}
+    x, _, images = test_set
 
-    def get(name: str) -> np.ndarray:
-        if name not in cache:
-            x, labels, images = test_set
-            try:
-                out = np.asarray(models.get(name).predict(x, batch_size=500, verbose=0))
-                assert out.shape == (len(x), 10), \
-                    f"{name} gives outputs of shape {out.shape[1:]}, expected (10,)"
-                cache[name] = out
-            except AssertionError as exc:
-                cache[name] = exc
-            except Exception as exc:   # e.g. a model built for another input shape
-                cache[name] = AssertionError(
-                    f"{name} could not classify the {images} (shape (28, 28, 1)): "
-                    f"{type(exc).__name__}: {str(exc).strip()[:200]}")
-        if isinstance(cache[name], AssertionError):
-            raise AssertionError(str(cache[name]))
-        return cache[name]
-    return get
-
-
-def _threshold(assignment, key: str) -> float:
-    value = assignment.thresholds.get(key)
-    assert value is not None, f"assignment.toml has no [thresholds] {key}"
-    return value
+    def predict(name: str) -> np.ndarray:
+        try:
+            out = np.asarray(models.get(name).predict(x, batch_size=500, verbose=0))
+        except AssertionError:
+            raise
+        except Exception as exc:   # e.g. a model built for another input shape
+            raise AssertionError(
+                f"{name} could not classify the {images} (shape (28, 28, 1)): "
+                f"{type(exc).__name__}: {str(exc).strip()[:200]}") from None
+        assert out.shape == (len(x), 10), \
+            f"{name} gives outputs of shape {out.shape[1:]}, expected (10,)"
+        return out
+    return mc.Remembered(predict)
 
 
 def _record_layers(feedback, graphs, models, name: str) -> Graph:
@@ -596,7 +566,7 @@ def test_learning_curves_png(student):
 # =================================================================================== accuracy
 def _check_accuracy(name, predictions, test_set, assignment, feedback):
     _, labels, images = test_set
-    mc.check_accuracy(predictions(name), labels, _threshold(assignment, f"{name}_accuracy"),
+    mc.check_accuracy(predictions(name), labels, mc.threshold(assignment, f"{name}_accuracy"),
                       name, images, feedback,
                       "Train it as asked (x_train, EPOCHS epochs, BATCH_SIZE) before the "
                       "grader reads it.")

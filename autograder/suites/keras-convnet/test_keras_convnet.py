@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from autograder import modelcheck as mc
-from autograder.data import read_fashion
 
 # ------------------------------------------------------------------ the course's two models
 CONVNET = [
@@ -32,12 +31,6 @@ assert sum(s.params for s in BINARY) == 3_453_121
 @pytest.fixture(scope="session")
 def models(student):
     return mc.ModelLoader(student)
-
-
-def _threshold(assignment, key: str) -> float:
-    value = assignment.thresholds.get(key)
-    assert value is not None, f"assignment.toml has no [thresholds] {key}"
-    return value
 
 
 # =========================================================================== the small convnet
@@ -73,19 +66,12 @@ def test_convnet_compiled(models):
 def test_convnet_accuracy(models, course_data, assignment, feedback):
     """convnet, trained, reaches the assignment's accuracy on the test images."""
     model = models.get("convnet")
-    if course_data.mnist.is_file():
-        with np.load(course_data.mnist, allow_pickle=False) as data:
-            images, labels = data["x_test"], data["y_test"]
-        name = "MNIST"
-    else:
-        images, labels = read_fashion(course_data.fashion, "t10k")
-        name = "Fashion-MNIST"
-    x = images.reshape(-1, 28, 28, 1).astype("float32") / 255.0
+    x, labels, images = mc.grey_test_split(course_data)
     predictions = model.predict(x, batch_size=500, verbose=0)
     assert predictions.shape == (len(x), 10), \
         f"convnet gives outputs of shape {predictions.shape[1:]}, expected (10,)"
-    mc.check_accuracy(predictions, labels, _threshold(assignment, "convnet_accuracy"),
-                      "convnet", f"{name} test images", feedback,
+    mc.check_accuracy(predictions, labels, mc.threshold(assignment, "convnet_accuracy"),
+                      "convnet", images, feedback,
                       "Train it as asked (pixels scaled to [0, 1], 1 epoch, batch size 64) "
                       "before saving.")
 
@@ -133,7 +119,7 @@ def test_binary_compiled(models):
 def test_binary_accuracy(models, course_data, assignment, feedback):
     """binary_convnet, trained, reaches the assignment's accuracy on the hidden test split."""
     mc.check_hidden_accuracy(
-        models.get("binary_convnet"), course_data, _threshold(assignment, "binary_accuracy"),
+        models.get("binary_convnet"), course_data, mc.threshold(assignment, "binary_accuracy"),
         "binary_convnet", feedback,
         "Train it as asked (pixels scaled to [0, 1], 3 epochs) before saving.")
 

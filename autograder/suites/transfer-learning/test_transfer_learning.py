@@ -113,19 +113,8 @@ class Builds:
     }
 
     def __init__(self, student):
-        self.student = student
-        self.cache: dict[str, object] = {}
-
-    def get(self, key: str):
-        if key not in self.cache:
-            try:
-                self.cache[key] = self.student.build_model(self.EXPRESSIONS[key],
-                                                           self.CALLS[key])
-            except AssertionError as exc:
-                self.cache[key] = exc
-        if isinstance(self.cache[key], AssertionError):
-            raise AssertionError(str(self.cache[key]))
-        return self.cache[key]
+        self.get = mc.Remembered(
+            lambda key: student.build_model(self.EXPRESSIONS[key], self.CALLS[key]))
 
 
 @pytest.fixture(scope="session")
@@ -153,17 +142,11 @@ def hidden_test(course_data):
         return cb.scale(data["x"]), data["y"].astype(np.int64)
 
 
-def _threshold(assignment, key: str) -> float:
-    value = assignment.thresholds.get(key)
-    assert value is not None, f"assignment.toml has no [thresholds] {key}"
-    return value
-
-
 def _accuracy(model, x, labels, assignment, feedback, what: str, key: str) -> None:
     predictions = model.predict(x, batch_size=500, verbose=0)
     assert predictions.shape[1:] == (N_CLASSES,), \
         f"{what} gives outputs of shape {predictions.shape[1:]}, expected ({N_CLASSES},)"
-    mc.check_accuracy(predictions, labels, _threshold(assignment, key), what,
+    mc.check_accuracy(predictions, labels, mc.threshold(assignment, key), what,
                       f"hidden target test images ({', '.join(cb.TARGET_NAMES)})", feedback,
                       "Train it as the notebook says (20 images per class, the epochs given) "
                       "from a fresh course base.")
