@@ -1,5 +1,10 @@
 """The SQLite gradebook in the course directory (WAL mode, one transaction per write).
 
+Crash safety: every write is one `BEGIN IMMEDIATE ... COMMIT` transaction with synchronous=FULL,
+so a grader killed at any moment leaves the rows committed before it (durable) and none of the
+transaction it was in; SQLite replays or discards the `-wal` file on the next open. Several
+processes may open the gradebook at once: writers queue on the busy timeout, readers never wait.
+
 `submissions` keeps every collected file (resubmissions included); `results` keeps every
 grading of a submission, keyed by what it depends on (submission hash, suite hash,
 environment), so a regrade reuses what has not changed. Only the trusted grader process writes.
@@ -13,6 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+SCHEMA_VERSION = 1   # PRAGMA user_version once SCHEMA is in place
+BUSY_TIMEOUT = 60    # seconds a writer waits for another process's transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -75,21 +83,48 @@ class Gradebook:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        with self.transaction():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+        self.open_tx: str | None = None   # "write" | "read" while a transaction() | snapshot()
+        self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if self._version() < SCHEMA_VERSION:   # a new gradebook: no write lock otherwise
+                with self.transaction():
+                    if self._version() < SCHEMA_VERSION:   # not done by another process
+                        for statement in SCHEMA.split(";"):
+                            if statement.strip():
+                                self.db.execute(statement)
+                        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         self.db.close()
 
     def transaction(self) -> _Tx:
-        return _Tx(self.db)
+        """A write transaction: all of it is committed, or (on an exception or a crash) none.
+        Within one already open it adds nothing: the writes are the outer one's."""
+        return _Tx(self, "write")
+
+    def snapshot(self) -> _Tx:
+        """A read transaction: the queries in it see one committed state of the gradebook
+        (within a transaction already open, that one's)."""
+        return _Tx(self, "read")
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity and foreign-key checks find; empty when the gradebook is
+        sound."""
+        found = [row[0] for row in self.db.execute("PRAGMA integrity_check")]
+        found = [] if found == ["ok"] else found
+        found += [f"{row[0]} row {row[1]} refers to a missing {row[2]} row"
+                  for row in self.db.execute("PRAGMA foreign_key_check")]
+        return found
 
     # -- submissions -----------------------------------------------------------------------
     def add_submission(self, *, assignment: str, student: str, sha256: str, filename: str,
@@ -137,14 +172,15 @@ class Gradebook:
     def grades(self, assignment: str, student: str | None = None) -> list[GradeRow]:
         """The newest grading of each student's latest submission."""
         rows = []
-        for sub in self.latest(assignment, student):
-            row = self.db.execute(
-                "SELECT * FROM results WHERE submission_id=? ORDER BY graded_at DESC, id DESC "
-                "LIMIT 1", (sub.id,)).fetchone()
-            if row is not None:
-                rows.append(GradeRow(sub, row["score"], row["max_score"], row["status"],
-                                     json.loads(row["results_json"]), row["graded_at"],
-                                     row["seconds"]))
+        with self.snapshot():   # not a submission collected between two of these queries
+            for sub in self.latest(assignment, student):
+                row = self.db.execute(
+                    "SELECT * FROM results WHERE submission_id=? ORDER BY graded_at DESC, "
+                    "id DESC LIMIT 1", (sub.id,)).fetchone()
+                if row is not None:
+                    rows.append(GradeRow(sub, row["score"], row["max_score"], row["status"],
+                                         json.loads(row["results_json"]), row["graded_at"],
+                                         row["seconds"]))
         return rows
 
 
@@ -155,15 +191,35 @@ def _submission(row: sqlite3.Row) -> Submission:
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    """`with`: BEGIN, then COMMIT, or ROLLBACK when the block (or the COMMIT) raised; inside a
+    transaction already open, nothing (the outer one decides). A write cannot start inside a
+    read snapshot: SQLite could not always upgrade it without losing the snapshot."""
+
+    def __init__(self, book: Gradebook, kind: str):
+        self.book = book
+        self.kind = kind
+        self.outer = False
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
+        book = self.book
+        if book.open_tx is None:
+            book.db.execute("BEGIN IMMEDIATE" if self.kind == "write" else "BEGIN DEFERRED")
+            book.open_tx, self.outer = self.kind, True
+        elif self.kind == "write" and book.open_tx == "read":
+            raise sqlite3.ProgrammingError("a gradebook write cannot start inside a snapshot()")
+        return book.db
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.outer:
+            return
+        db = self.book.db
+        try:
+            if exc_type is None:
+                db.execute("COMMIT")
+        finally:
+            self.book.open_tx = None
+            if db.in_transaction:   # the block or the COMMIT failed: none of it stays
+                db.execute("ROLLBACK")
 
 
 def open_gradebook(course_dir: Path) -> Gradebook:

@@ -45,8 +45,9 @@ def class_report(course: Course, slug: str, student: str | None = None) -> Class
     assignment = course.assignment(slug)
     book = open_gradebook(course.course_dir)
     try:
-        rows = book.grades(slug, student)
-        collected = {s.student for s in book.latest(slug, student)}
+        with book.snapshot():   # one committed state, even while a collect runs
+            rows = book.grades(slug, student)
+            collected = {s.student for s in book.latest(slug, student)}
     finally:
         book.close()
     graded = {row.submission.student for row in rows}
