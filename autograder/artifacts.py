@@ -15,6 +15,7 @@ from typing import Any
 
 MAX_FILE = 256 * 1024**2
 MAX_UNZIPPED = 1024**3
+MAX_CONFIG = 16 * 1024**2
 
 
 class ArtifactError(AssertionError):
@@ -73,8 +74,13 @@ def load_keras_model(data: bytes, what: str) -> Any:
             with zipfile.ZipFile(path) as archive:
                 if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:
                     raise ArtifactError(f"{what} unpacks to more than {MAX_UNZIPPED:,} bytes.")
+                outside = _code_outside_keras(archive, what)
         except zipfile.BadZipFile:
             raise ArtifactError(f"{what} is not a .keras file (not a zip archive).") from None
+        if outside:
+            raise ArtifactError(f"{what} names code outside Keras ({outside}), which the grader "
+                                "does not load; build the model from Keras's built-in layers "
+                                "(no Lambda or custom classes).")
         import keras
         try:
             return keras.saving.load_model(path, safe_mode=True)
@@ -84,3 +90,36 @@ def load_keras_model(data: bytes, what: str) -> Any:
                 f"{what} could not be loaded by the grader ({type(exc).__name__}: {detail}); "
                 "build the model from Keras's built-in layers (no Lambda or custom "
                 "classes).") from None
+
+
+def _code_outside_keras(archive: zipfile.ZipFile, what: str) -> str | None:
+    """The first object in the model's config.json that Keras would look up outside its own
+    modules (a custom class, or `os.system` in a forged file), before Keras reads the file.
+    safe_mode stops Lambda code; this stops a config naming any other importable callable."""
+    try:
+        if archive.getinfo("config.json").file_size > MAX_CONFIG:
+            return "a config.json larger than any model of this course needs"
+        config = json.loads(archive.read("config.json"))
+    except KeyError:
+        raise ArtifactError(f"{what} is not a .keras file (no config.json).") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ArtifactError(f"{what} has an unreadable config.json.") from None
+    stack, seen = [config], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > 1_000_000:
+            return "a config too large to check"
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            module, name = node.get("module"), node.get("class_name")
+            registered = node.get("registered_name")
+            if "module" in node and module is not None and (
+                    not isinstance(module, str) or not (module == "keras"
+                                                        or module.startswith("keras."))):
+                return f"{str(module)[:60]}.{str(name)[:60]}"
+            if isinstance(registered, str) and ">" in registered:
+                return f"the custom class {registered[:80]}"
+            stack.extend(node.values())
+    return None

@@ -99,6 +99,15 @@ def _python_roots() -> list[Path]:
     return sorted(p for p in roots if p.exists())
 
 
+def _grader_secrets() -> list[Path]:
+    """Folders of the grader's own package that hold hidden material (the suites), where they
+    lie inside a folder bound into the sandbox (a non-editable install in site-packages); each
+    is covered by an empty tmpfs."""
+    suites = Path(__file__).resolve().parent / "suites"
+    return [suites] if suites.is_dir() and any(
+        root in suites.parents for root in _python_roots()) else []
+
+
 def _system_binds() -> list[str]:
     args: list[str] = []
     for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -173,12 +182,20 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
     env = kernel_environment(plan)
     if kind == "bwrap":
         # /tmp first: the Python installation or the sockets may live below it.
-        args = _bwrap_base() + _system_binds() + ["--tmpfs", "/tmp"]
+        # RAM-backed folders the kernel may write: world-writable like a real /tmp (the kernel
+        # runs as its own uid) and no larger than the file-size limit allows one file to be,
+        # so filling them cannot take the host's memory.
+        tmp_size = str(max(64 * 1024**2, plan.limits.file_size))
+        args = _bwrap_base() + _system_binds() + ["--perms", "1777", "--size", tmp_size,
+                                                  "--tmpfs", "/tmp"]
         made: set[Path] = set()
         for root in _python_roots():
             args += _parents(root, made) + ["--ro-bind", str(root), str(root)]
+        for secret in _grader_secrets():   # e.g. hidden suites installed beside the package
+            args += ["--tmpfs", str(secret)]
         # /dev/shm: Python's multiprocessing locks (Keras's data loaders) need it
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_size,
+                 "--tmpfs", "/dev/shm",
                  "--perms", "0755", "--dir", "/home", "--bind", str(plan.scratch), HOME]
         for source, rel in plan.data:   # mount points were made by prepare_dirs
             args += ["--ro-bind", str(source), data_target(rel)]

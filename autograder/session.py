@@ -73,7 +73,9 @@ class StudentKernel:
         )
         client.output_cap = self.limits.output_size
         try:
-            with open(self._tmp / "kernel.log", "ab") as log:
+            # a fresh log per start: a kernel that filled its log (up to the file-size limit)
+            # must not stop the next one from writing its start-up messages
+            with open(self._tmp / "kernel.log", "wb") as log:
                 client.start_new_kernel(cwd=str(self.plan.scratch), stdout=log, stderr=log)
             client.start_new_kernel_client()
         except Exception as exc:

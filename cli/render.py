@@ -82,7 +82,7 @@ def report(console: Console, rep, student: str | None) -> None:
         table.add_column("student", style="bold")
         table.add_column("problem", overflow="fold")
         for who, problem in notes:
-            table.add_row(who, problem)
+            table.add_row(who, Text(problem))   # may quote the student's text
         console.print(table)
     if rep.failures:
         table = Table(title="Failures")
@@ -159,7 +159,7 @@ def _one_student(console: Console, row) -> None:
                 extra.add_column(str(column), overflow="fold")
             for values in data.get("rows", []):
                 extra.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
-                                else str(v) for v in values))
+                                else Text(str(v)) for v in values))   # e.g. a layer's name
             console.print(extra)
 
 

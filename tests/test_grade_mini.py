@@ -1,5 +1,5 @@
 """End to end on the mini assignment: collect -> sandboxed grade -> gradebook -> results.json,
-and the attacks of issue 2, each of which must earn nothing it did not earn honestly."""
+resubmissions, bad files and tampered cells. The attacks are in tests/test_adversarial.py."""
 
 from __future__ import annotations
 
@@ -13,41 +13,6 @@ from autograder.grade import grade
 from autograder.report import class_report
 
 pytestmark = pytest.mark.slow
-
-HONEST_ADD = "def add(a, b):\n    return np.asarray(a) + np.asarray(b)"
-
-# Each attack: answers replacing the named answer cells, and the score it must get (out of 4).
-# An attack cell that also answers honestly elsewhere keeps those points, nothing more.
-ATTACKS = {
-    "patch-allclose": ({"add": "np.allclose = lambda *a, **k: True\nnp.testing.assert_allclose"
-                               " = lambda *a, **k: None\ndef add(a, b):\n    return a"}, 2),
-    "eq-always-true": ({"add": "class Any:\n    def __eq__(self, o): return True\n"
-                               "    def __array__(self, *a, **k): raise TypeError('no')\n"
-                               "def add(a, b):\n    return Any()",
-                        "answer": "class Any(int):\n    def __eq__(self, o): return True\n"
-                                  "answer = Any(7)"}, 1),
-    "fake-results": ({"add": "import json, os\nfor p in ['results.json', '../results.json',"
-                             " '/results.json']:\n    try:\n        open(p, 'w').write(json.dumps("
-                             "{'score': 4, 'max_score': 4}))\n    except OSError: pass\n"
-                             "print('All tests passed! score 4/4')\ndef add(a, b):\n"
-                             "    return a"}, 2),
-    # reads the hidden suite and the gradebook by their real absolute paths (filled in by the
-    # test), by ../ and through /proc; a single success would raise and lose the add points
-    "read-hidden": ({"add": "import os\nfor p in TARGETS + ['../' * 6 + t for t in TARGETS] + "
-                            "['/proc/self/cwd/../../' + t for t in TARGETS] + "
-                            "['/proc/1/root' + t for t in TARGETS]:\n"
-                            "    try:\n        open(p).read(1)\n    except OSError:\n"
-                            "        continue\n    raise SystemExit('read ' + p)\n"
-                            + HONEST_ADD}, 4),
-    "socket": ({"add": "import socket\ns = socket.socket()\ns.settimeout(3)\n"
-                       "s.connect(('1.1.1.1', 80))\n" + HONEST_ADD}, 2),  # add never defined
-    "os-exit": ({"square": "import os\nos._exit(0)\ndef square(x): return x**2"}, 3),
-    "exit-in-call": ({"square": "import os\ndef square(x):\n    os._exit(1)"}, 3),
-    "infinite-loop": ({"square": "while True:\n    pass"}, 3),
-    "loop-in-call": ({"square": "def square(x):\n    while True:\n        pass"}, 3),
-    "alloc-30gb": ({"square": "big = bytearray(30 * 1024**3)\ndef square(x): return x**2"}, 3),
-}
-
 
 @pytest.fixture
 def graded(mini_course, tmp_path):
@@ -66,36 +31,20 @@ def graded(mini_course, tmp_path):
     return run
 
 
-def test_solution_template_partial_and_attacks(mini_course, graded):
-    notebooks = {
+def test_solution_template_and_partial(mini_course, graded):
+    """(The attacks are in the adversarial corpus: tests/test_adversarial.py.)"""
+    results = graded({
         "solution": filled(mini_course, "mini"),
         "template": template_of(mini_course, "mini"),
         "partial": filled(mini_course, "mini", {"square": "def square(x):\n    raise "
                                                            "NotImplementedError()"}),
-    }
-    targets = [str(mini_course.assignment("mini").suite_dir / "test_mini.py"),
-               str(mini_course.course_dir / "gradebook.sqlite"), "/etc/shadow"]
-    for name, (answers, _) in ATTACKS.items():
-        answers = {k: v.replace("TARGETS", repr(targets)) for k, v in answers.items()}
-        notebooks[name] = filled(mini_course, "mini", answers)
-    results = graded(notebooks)
+    })
     assert results["solution"]["score"] == 4 == results["solution"]["max_score"]
     assert results["template"]["score"] == 0
     assert not results["template"]["extra_data"].get("grader_errors")
     assert results["partial"]["score"] == 3
-    for name, (_, expected) in ATTACKS.items():
-        got = results[name]
-        assert not got["extra_data"].get("grader_errors"), (name, got)
-        assert got["score"] == expected, (name, got["score"], got["tests"], got["output"])
-    # what the student is told
-    assert any("killed the Python kernel" in p
-               for p in results["os-exit"]["extra_data"]["problems"])
-    assert any("time limit per cell" in p
-               for p in results["infinite-loop"]["extra_data"]["problems"])
-    loop = {t["name"]: t for t in results["loop-in-call"]["tests"]}
-    assert "did not finish within" in loop["test_square"]["output"]
-    # the fake results file did not land anywhere the grader reads
-    assert not (mini_course.course_dir / "results.json").exists()
+    square = {t["name"]: t for t in results["partial"]["tests"]}["test_square"]
+    assert "not implemented yet" in square["output"]
 
 
 def test_gradebook_report_and_resubmission(mini_course, graded, tmp_path):

@@ -1,0 +1,285 @@
+"""The adversarial corpus (tests/adversarial/, described in its README): every hostile
+submission is collected and graded end to end, in one class with honest students, and must get
+exactly the score it earned honestly; afterwards nothing it tried may be visible on the host."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO, filled, nbgrader_cell, submit
+
+import autograder
+from autograder.collect import collect
+from autograder.config import load_course
+from autograder.grade import grade
+from autograder.gradebook import open_gradebook
+from autograder.report import class_report
+from autograder.sandbox import UID_BASE
+from autograder.store import Store
+
+pytestmark = pytest.mark.slow
+
+CORPUS = Path(__file__).parent / "adversarial"
+
+MODEL_TOML = '''
+title = "Mini model"
+points = 3
+gpu = true
+notebook = "mini-model.ipynb"
+
+[limits]
+cell_timeout = 60
+notebook_timeout = 240
+call_timeout = 60
+memory = "8GiB"
+processes = 64
+file_size = "64MiB"
+'''
+
+MODEL_SOLUTION = [
+    ("markdown", "# Mini model\nBuild `model` and write `scale`.", "intro", False, True),
+    ("code", "import numpy as np\nimport keras", "setup", False, True),
+    ("code", '''
+        ### BEGIN SOLUTION
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu"),
+                                  keras.layers.Dense(2)])
+        ### END SOLUTION
+     ''', "model", True, False),
+    ("code", '''
+        def scale(x):
+            """Pixel values 0..255 -> float32 in [0, 1]."""
+            ### BEGIN SOLUTION
+            return np.asarray(x, dtype="float32") / 255.0
+            ### END SOLUTION
+     ''', "scale", True, False),
+]
+
+MODEL_SUITE = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(2)
+def test_model(student):
+    """model: 8 inputs, Dense(4, relu), Dense(2): 46 parameters"""
+    model = student.keras_model("model")
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dense"], \\
+        f"layers {[type(layer).__name__ for layer in model.layers]}, expected two Dense"
+    assert model.count_params() == 46, f"{model.count_params()} parameters, expected 46"
+    assert tuple(model.output_shape) == (None, 2)
+
+
+@pytest.mark.points(1)
+def test_scale(student, rng):
+    """scale maps 0..255 to float32 in [0, 1]"""
+    x = rng.integers(0, 256, size=(3, 5))
+    got = student.scale(x)
+    assert got.dtype == np.float32, f"dtype {got.dtype}, expected float32"
+    assert np.allclose(got, x / 255.0), "wrong values"
+'''
+
+# what the hidden suite of `mini` says, which no student may ever be shown
+SUITE_SECRETS = ["def test_add(student, rng)", "np.allclose(got, a + b)"]
+
+
+@dataclass
+class Attack:
+    name: str
+    assignment: str
+    expect: float
+    why: str
+    cells: dict[str, str]
+
+
+def load_corpus() -> list[Attack]:
+    attacks = []
+    for path in sorted(CORPUS.glob("*.py")):
+        header, cells, current = {}, {}, None
+        for line in path.read_text().splitlines():
+            if match := re.match(r"# %% (\S+)$", line):
+                current = match[1]
+                cells[current] = []
+            elif current is not None:
+                cells[current].append(line)
+            elif match := re.match(r"# (\w+): (.*)$", line):
+                header[match[1]] = match[2]
+        attacks.append(Attack(path.stem, header.get("assignment", "mini"),
+                              float(header["expect"]), header["why"],
+                              {k: "\n".join(v) for k, v in cells.items()}))
+    return attacks
+
+
+def test_the_corpus_is_complete():
+    attacks = load_corpus()
+    assert len(attacks) >= 30
+    assert all(a.why and a.cells and a.assignment in ("mini", "mini-model") for a in attacks)
+
+
+def add_model_assignment(course) -> None:
+    content = course.assignment("mini").template_dir.parent.parent
+    folder = content / "assignments" / "mini-model"
+    folder.mkdir()
+    (folder / "assignment.toml").write_text(MODEL_TOML)
+    (content / "suites" / "mini-model").mkdir()
+    (content / "suites" / "mini-model" / "test_mini_model.py").write_text(MODEL_SUITE)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbgrader_cell(k, textwrap.dedent(s), g, solution=sol, locked=lock)
+                for k, s, g, sol, lock in MODEL_SOLUTION]
+    nbformat.write(nb, content / "solutions" / "mini-model.ipynb")
+
+
+def sandbox_processes() -> set[str]:
+    """uid, pid and command of every process running as a sandbox uid."""
+    listing = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True,
+                             text=True).stdout
+    return {line for line in listing.splitlines()
+            if line.split() and UID_BASE <= int(line.split()[0]) < UID_BASE + 4000}
+
+
+def outlived(before: set[str], wait: float = 10.0) -> set[str]:
+    """Sandboxed processes started since `before` that are still running after `wait` s."""
+    deadline = time.monotonic() + wait
+    while (left := sandbox_processes() - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def cnngrade(*args: str, course) -> str:
+    """What `cnngrade ARGS` prints for the course (stdout and stderr), on a wide terminal."""
+    proc = subprocess.run([str(Path(sys.executable).parent / "cnngrade"), *args,
+                           "--course-dir", str(course.course_dir)], capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "COLUMNS": "400",
+                                                       "HOME": str(Path.home())})
+    assert proc.returncode == 0, proc
+    return proc.stdout + proc.stderr
+
+
+def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
+    add_model_assignment(mini_course)
+    course = load_course(mini_course.course_dir)
+    token = uuid.uuid4().hex[:12]
+    host_tmp = f"/tmp/cnngrade-corpus-{token}"
+    hidden = course.data.hidden / f"corpus-{token}.npz"
+    hidden.parent.mkdir(parents=True, exist_ok=True)
+    hidden.write_bytes(b"HIDDEN-CANARY-" + token.encode())
+    victim_canary = f"VICTIM-CANARY-{token}"
+    env_secret = f"ENV-SECRET-{token}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", env_secret)   # the grader's, never a kernel's
+
+    # the victim collects first, so the attacks can aim at its stored original
+    inbox = tmp_path / "inbox"
+    victim = filled(course, "mini")
+    victim.cells[2].source += f"\n# {victim_canary}"
+    submit(inbox / "first", "victim", victim)
+    collect(course, "mini", inbox / "first")
+    book = open_gradebook(course.course_dir)
+    victim_sha = book.latest("mini", "victim")[0].sha256
+    book.close()
+    paths = {
+        "SUITE": str(course.assignment("mini").suite_dir / "test_mini.py"),
+        "GRADEBOOK": str(course.course_dir / "gradebook.sqlite"),
+        "STORE": str(course.course_dir / "store"),
+        "COURSE": str(course.course_dir),
+        "VICTIM": str(Store(course.course_dir / "store").path(victim_sha)),
+        "VICTIM_RESULTS": str(course.course_dir / "results" / "mini" / "victim"),
+        "HIDDEN": str(hidden),
+        "REPO": str(REPO),
+        "HOST_TMP": host_tmp,
+        "PACKAGE": str(Path(autograder.__file__).parent),
+    }
+    paths["TARGETS"] = repr([paths[k] for k in ("SUITE", "GRADEBOOK", "VICTIM", "HIDDEN")]
+                            + [str(REPO / "autograder" / "suites" / "conv-by-hand"
+                                   / "test_conv_by_hand.py"), "/etc/shadow"])
+
+    attacks = load_corpus()
+    for attack in attacks:
+        answers = {}
+        for gid, source in attack.cells.items():
+            for key, value in paths.items():
+                source = source.replace("{" + key + "}", value)
+            answers[gid] = source
+        nb = filled(course, attack.assignment, answers)
+        submit(inbox / attack.assignment, attack.name, nb, f"{attack.assignment}.ipynb")
+    submit(inbox / "mini-model", "honest", filled(course, "mini-model"), "mini-model.ipynb")
+    before = sandbox_processes()
+    for slug in ("mini", "mini-model"):
+        report = collect(course, slug, inbox / slug)
+        assert not report.problems, report.problems
+        grade(course, slug, workers=2)
+
+    def results(slug: str, student: str) -> dict:
+        return json.loads((course.course_dir / "results" / slug / student / "results.json")
+                          .read_text())
+
+    assert results("mini", "victim")["score"] == 4
+    assert results("mini-model", "honest")["score"] == 3
+    wrong = {}
+    for attack in attacks:
+        got = results(attack.assignment, attack.name)
+        if got["extra_data"].get("grader_errors") or got["score"] != attack.expect:
+            wrong[attack.name] = (got["score"], attack.expect, got["output"],
+                                  [(t["name"], t["output"]) for t in got["tests"]])
+    assert not wrong, json.dumps(wrong, indent=1)
+
+    # the gradebook (which two attacks tried to rewrite) holds what the grader decided
+    book = open_gradebook(course.course_dir)
+    assert book.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    book.close()
+    by_student = {r.submission.student: r.score for r in class_report(course, "mini").rows}
+    for attack in attacks:
+        if attack.assignment == "mini":
+            assert by_student[attack.name] == attack.expect, attack.name
+    # what a student is told
+    def problems(name: str) -> str:
+        return " ".join(results("mini", name)["extra_data"]["problems"])
+    assert "killed the Python kernel" in problems("os-exit")
+    assert "time limit per cell" in problems("infinite-loop")
+    loop = {t["name"]: t["output"] for t in results("mini", "loop-in-call")["tests"]}
+    assert "did not finish within" in loop["test_square"]
+    # ... and when a model carries code
+    lam = {t["name"]: t["output"] for t in results("mini-model", "lambda-layer")["tests"]}
+    assert "could not be loaded by the grader" in lam["test_model"]
+    assert "no Lambda or custom classes" in lam["test_model"]
+    forged = {t["name"]: t["output"] for t in results("mini-model", "forged-config")["tests"]}
+    assert "names code outside Keras (" in forged["test_model"]
+
+    # nothing appeared on the host, no sandboxed process outlived the grading
+    assert not list(Path("/tmp").glob(f"cnngrade-corpus-{token}*"))
+    assert not (course.course_dir / "results.json").exists()
+    assert not (course.course_dir / "pwned.txt").exists()
+    assert not (REPO / "pwned.txt").exists()
+    assert not list(Path(autograder.__file__).parent.parent.glob("sitecustomize.py"))
+    assert outlived(before) == set()
+
+    # what the TA reads shows a student's markup as text
+    shown = cnngrade("report", "mini", "--student", "markup-injection", course=course)
+    assert "[green]passed[/green] <script>alert(1)</script>" in shown
+
+    # no secret reached what students, TAs or exports see
+    seen = [p.read_text(errors="replace") for p in (course.course_dir / "results").rglob("*")
+            if p.is_file() and p.suffix in (".json", ".ipynb")]
+    seen += [cnngrade("report", slug, course=course) for slug in ("mini", "mini-model")]
+    seen += [cnngrade("export", slug, course=course) for slug in ("mini", "mini-model")]
+    seen += [cnngrade("report", attack.assignment, "--student", attack.name, course=course)
+             for attack in attacks if attack.name.startswith("read-")]
+    for text in seen:
+        assert f"HIDDEN-CANARY-{token}" not in text and env_secret not in text
+        for secret in SUITE_SECRETS:
+            assert secret not in text, secret
+    victim_dir = course.course_dir / "results" / "mini" / "victim"
+    for path in (course.course_dir / "results").rglob("*"):
+        if path.is_file() and victim_dir not in path.parents:
+            assert victim_canary not in path.read_text(errors="replace"), path
+    hidden.unlink()
