@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages cnngrade uses, where apt is available: bubblewrap (the sandbox)
-# and dataset-fashion-mnist (offline data). Never fails the build: without bubblewrap the
+# Installs the Debian packages cnngrade uses, where apt is available: bubblewrap (the sandbox),
+# dataset-fashion-mnist (offline data) and chromium (the feedback pages' browser test). Never fails the build: without bubblewrap the
 # grader falls back to `unshare` and says so.
 set -u
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "note: apt-get not found; install ${need[*]} with your package manager for the full sandbox." >&2
@@ -21,6 +22,8 @@ fi
 echo "Installing Debian packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null 2>&1 || true
-$sudo apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
-  || echo "note: could not install ${need[*]}; the sandbox falls back to unshare." >&2
+for pkg in "${need[@]}"; do   # one at a time: one missing package must not stop the others
+  $sudo apt-get install -y -qq "$pkg" >/dev/null 2>&1 \
+    || echo "note: could not install $pkg (without bubblewrap the sandbox falls back to unshare; without chromium the browser tests are skipped)." >&2
+done
 exit 0
