@@ -8,6 +8,12 @@ processes may open the gradebook at once: writers queue on the busy timeout, rea
 `submissions` keeps every collected file (resubmissions included); `results` keeps every
 grading of a submission, keyed by what it depends on (submission hash, suite hash,
 environment), so a regrade reuses what has not changed. Only the trusted grader process writes.
+
+`overrides` is the audit trail of manual test scores (`cnngrade override`): append-only (SQLite
+triggers refuse UPDATE and DELETE), one row per change with who, when, the submission's hash,
+the test, the points before and after (after = NULL: the override was cleared) and the reason.
+The newest row for (assignment, student, submission hash, test) is the one in force; see
+`autograder.policy`. A gradebook of schema 1 gains the table when first opened.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1   # PRAGMA user_version once SCHEMA is in place
+SCHEMA_VERSION = 2   # PRAGMA user_version once SCHEMA and SCHEMA_STATEMENTS are in place
 BUSY_TIMEOUT = 60    # seconds a writer waits for another process's transaction
 
 SCHEMA = """
@@ -48,7 +54,27 @@ CREATE TABLE IF NOT EXISTS results (
     seconds REAL NOT NULL DEFAULT 0,
     UNIQUE (submission_id, suite_hash, env_hash)
 );
+CREATE TABLE IF NOT EXISTS overrides (
+    id INTEGER PRIMARY KEY,
+    assignment TEXT NOT NULL,
+    student TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    test TEXT NOT NULL,
+    old_points REAL NOT NULL,
+    new_points REAL,
+    reason TEXT NOT NULL,
+    who TEXT NOT NULL,
+    made_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS overrides_by_student ON overrides (assignment, student, id);
 """
+# statements with semicolons of their own, so not in SCHEMA (which is split on ';')
+SCHEMA_STATEMENTS = (
+    "CREATE TRIGGER IF NOT EXISTS overrides_no_update BEFORE UPDATE ON overrides "
+    "BEGIN SELECT RAISE(ABORT, 'overrides are an audit trail: add a row instead'); END",
+    "CREATE TRIGGER IF NOT EXISTS overrides_no_delete BEFORE DELETE ON overrides "
+    "BEGIN SELECT RAISE(ABORT, 'overrides are an audit trail: add a row instead'); END",
+)
 
 
 def now() -> str:
@@ -66,6 +92,21 @@ class Submission:
     submitted_at: str
     collected_at: str
     late: bool
+
+
+@dataclass(frozen=True)
+class Override:
+    """One row of the override audit trail; new_points None: the override was cleared."""
+    id: int
+    assignment: str
+    student: str
+    sha256: str
+    test: str
+    old_points: float
+    new_points: float | None
+    reason: str
+    who: str
+    made_at: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +137,8 @@ class Gradebook:
                         for statement in SCHEMA.split(";"):
                             if statement.strip():
                                 self.db.execute(statement)
+                        for statement in SCHEMA_STATEMENTS:
+                            self.db.execute(statement)
                         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
             self.db.close()
@@ -182,6 +225,33 @@ class Gradebook:
                                          json.loads(row["results_json"]), row["graded_at"],
                                          row["seconds"]))
         return rows
+
+
+    # -- overrides (append-only) -------------------------------------------------------------
+    def add_override(self, *, assignment: str, student: str, sha256: str, test: str,
+                     old_points: float, new_points: float | None, reason: str,
+                     who: str) -> Override:
+        """Append one row to the audit trail (new_points None: clear the override)."""
+        with self.transaction():
+            made_at = now()
+            cur = self.db.execute(
+                "INSERT INTO overrides (assignment, student, sha256, test, old_points, "
+                "new_points, reason, who, made_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (assignment, student, sha256, test, float(old_points),
+                 None if new_points is None else float(new_points), reason, who, made_at))
+            return Override(int(cur.lastrowid or 0), assignment, student, sha256, test,
+                            float(old_points), new_points, reason, who, made_at)
+
+    def overrides(self, assignment: str, student: str | None = None) -> list[Override]:
+        """The whole audit trail of `assignment` (one student's where given), oldest first."""
+        sql = "SELECT * FROM overrides WHERE assignment = ?"
+        params: list[Any] = [assignment]
+        if student is not None:
+            sql += " AND student = ?"
+            params.append(student)
+        return [Override(r["id"], r["assignment"], r["student"], r["sha256"], r["test"],
+                         r["old_points"], r["new_points"], r["reason"], r["who"], r["made_at"])
+                for r in self.db.execute(sql + " ORDER BY id", params)]
 
 
 def _submission(row: sqlite3.Row) -> Submission:
