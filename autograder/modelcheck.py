@@ -5,6 +5,7 @@ student's layer table beside the expected one for the feedback report."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -339,6 +340,38 @@ def check_history(history: Any, name: str, keys: tuple[str, ...]) -> None:
             f"{name} has no list of numbers under '{key}' (keys: {sorted(history)[:8]})"
         lengths.add(len(values))
     assert len(lengths) == 1, f"{name}: the lists have different lengths {sorted(lengths)}"
+
+
+HISTORY_EPOCHS = 200   # epochs of a training history kept for the feedback report
+HISTORY_KEYS = 8       # curves kept (loss, accuracy, val_loss, val_accuracy, ...)
+
+
+def record_history(feedback: Any, title: str, history: Any) -> None:
+    """A `history.history` (a dict of per-epoch numbers) as a table whose first column is
+    "epoch", for the learning curves of the feedback report. What is not a list of finite
+    numbers is left out; this never fails a test (check_history judges the history)."""
+    if not isinstance(history, dict):
+        return
+    curves: dict[str, list[float]] = {}
+    for key, values in list(history.items())[:HISTORY_KEYS]:
+        values = values[:HISTORY_EPOCHS] if isinstance(values, list) else []
+        if isinstance(key, str) and values and all(_finite(v) for v in values):
+            curves[key[:40]] = [round(float(v), 6) for v in values]
+    if curves:
+        epochs = max(len(v) for v in curves.values())
+        feedback.table(f"{title} training history", ["epoch", *curves],
+                       [[i + 1, *(v[i] if i < len(v) else None for v in curves.values())]
+                        for i in range(epochs)])
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number that is a finite float (not a bool, not an int too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def check_saved_is_trained(saved: Any, live: Any, x: np.ndarray, file: str, name: str) -> None:
