@@ -128,40 +128,130 @@ def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool, 
 
 @cnngrade.command("report")
 @click.argument("slug")
-@click.option("--student", help="Show one student's results only.")
+@click.option("--student", metavar="ID", help="One student's full result: every test with "
+              "its message, the notebook's problems, timing, submission time, late or not.")
+@click.option("--failed", is_flag=True, help="Only the students who lost points or could not "
+              "be graded, the lowest first, with each failed test's message.")
+@click.option("--test", "test", metavar="NAME", help="Only this test: its pass rate and who "
+              "failed it, with each message.")
+@click.option("--plot", "plot", is_flag=False, flag_value="", default=None, metavar="[FILE]",
+              help="Also write a PNG of the class (score histogram, pass rate per test) to "
+                   "FILE (default DIR/reports/SLUG.png).")
 @course_option
-def report_cmd(slug: str, student: str | None, course_dir: Path) -> None:
-    """Class summary, per-student per-test results and failures."""
-    from autograder.report import class_report
-    render.report(console, class_report(_course(course_dir), slug, student), student)
+def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
+               plot: str | None, course_dir: Path) -> None:
+    """Class summary: score histogram, pass rate per test (most failed first), submissions
+    that could not be graded, the slowest, the lowest scores; --failed, --test NAME and
+    --student ID show more."""
+    from autograder.report import class_report, write_plot
+    if student is not None and (failed or test is not None):
+        raise click.UsageError("--student shows one student's full result; use it without "
+                               "--failed and --test.")
+    course = _course(course_dir)
+    rep = class_report(course, slug, student)
+    render.report(console, rep, student, failed=failed, test=test)
+    if plot is not None:
+        whole = rep if student is None else class_report(course, slug)
+        path = write_plot(course, whole, Path(plot) if plot else None)
+        console.print(f"[green]Wrote[/] {path}", highlight=False)
 
 
 @cnngrade.command("export")
 @click.argument("slug")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("-o", "--output", default="-", show_default=True, help="File to write, - for stdout.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "canvas", "moodle", "gradescope"]),
+              default="csv", show_default=True,
+              help="csv: cnngrade's table; canvas / moodle: the LMS's grade import CSV; "
+                   "gradescope: <folder>/<student>/results.json.")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="File to write, - for stdout; for gradescope, a folder.")
 @course_option
 def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
-    """Export the gradebook for SLUG (CSV header: student,assignment,score,max_score,...)."""
-    from autograder.export import export
+    """Export the final grades of SLUG (overrides and late penalties applied). CSV header:
+    student,assignment,score,max_score,percent,...; see the README for canvas and moodle."""
+    from autograder.export import export, write_gradescope
     from autograder.store import atomic_write
-    text = export(_course(course_dir), slug, fmt)
-    if output == "-":
-        click.echo(text, nl=False)
+    course = _course(course_dir)
+    try:
+        if fmt == "gradescope":
+            if output == "-":
+                raise CnnGradeError("The gradescope export is one results.json per student; "
+                                    "give a folder with -o (for example -o gradescope/).")
+            written = write_gradescope(course, slug, Path(output))
+            errors.print(f"Wrote {len(written)} results.json file(s) under {output}",
+                         highlight=False, markup=False)
+            return
+        text = export(course, slug, fmt)
+        if output == "-":
+            click.echo(text, nl=False)
+        else:
+            atomic_write(Path(output), text.encode())
+            errors.print(f"Wrote {output}", highlight=False, markup=False)
+    except OSError as exc:
+        raise CnnGradeError(f"Cannot write {exc.filename or output} ({exc.strerror or exc}); "
+                            "choose a path you can write to.") from None
+
+
+@cnngrade.command("override")
+@click.argument("slug")
+@click.argument("student")
+@click.argument("test")
+@click.option("--points", type=float, help="The test's new points (0 to its maximum).")
+@click.option("--clear", is_flag=True, help="Return the test to its automatic points.")
+@click.option("--reason", required=True, help="Why (kept in the gradebook's audit trail).")
+@course_option
+def override_cmd(slug: str, student: str, test: str, points: float | None, clear: bool,
+                 reason: str, course_dir: Path) -> None:
+    """Set TEST's points for STUDENT's latest graded submission of SLUG (or --clear it). Every
+    change is kept in the audit trail; an override holds for that submission only."""
+    from rich.markup import escape
+
+    from autograder.policy import clear_override, set_override
+    if clear == (points is not None):
+        raise CnnGradeError("Give either --points P (the test's new points) or --clear (back to "
+                            "the automatic points), not both and not neither.")
+    course = _course(course_dir)
+    if clear:
+        done = clear_override(course, slug, student, test, reason)
+        what = f"cleared: {test} is back to its automatic {done.auto:g}"
     else:
-        atomic_write(Path(output), text.encode())
-        errors.print(f"Wrote {output}")
+        done = set_override(course, slug, student, test, points, reason)
+        what = f"{test}: {done.previous:g} → {points:g}"
+    grade = done.grade
+    console.print(escape(f"Override {what} of {done.max_points:g} points for {grade.student} "
+                         f"({slug}, submission {done.override.sha256[:12]}); final score "
+                         f"{grade.final_score:g}/{grade.max_score:g}."), highlight=False)
+    for line in grade.adjustments:
+        console.print(escape(f"  {line['kind']}: {line['text']}"), highlight=False)
+
+
+@cnngrade.command("feedback")
+@click.argument("slug")
+@click.option("--student", help="Write only this student's page.")
+@course_option
+def feedback_cmd(slug: str, student: str | None, course_dir: Path) -> None:
+    """Write DIR/feedback/<student>/SLUG.html for each graded student: score, checks, layer
+    tables, learning curves and the executed notebook, one self-contained page."""
+    from autograder.feedback import write_feedback
+    with console.status("Writing feedback pages..."):
+        report = write_feedback(_course(course_dir), slug, student)
+    render.feedback(console, report)
 
 
 @cnngrade.command("check")
 @click.argument("notebook", type=click.Path(path_type=Path))
 @course_option
 def check_cmd(notebook: Path, course_dir: Path) -> None:
-    """Run the public tests of NOTEBOOK's assignment against it (for students)."""
+    """Run the public tests of NOTEBOOK's assignment against it in the grader's sandbox, and
+    say what else would keep it from being graded or cost it points (for students).
+
+    Exit code 0 when the checks ran (whatever they found), 1 when the grader's set-up kept
+    them from running, 2 when NOTEBOOK is not a usable notebook of the course."""
     from autograder.check import check_notebook
     with console.status("Running your notebook in the sandbox..."):
         result = check_notebook(notebook, _course(course_dir))
     render.check(console, result)
+    if result.errors:
+        sys.exit(1)
 
 
 @cnngrade.command("demo")

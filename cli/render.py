@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -44,127 +45,380 @@ def grade(console: Console, summary) -> None:
             console.print(Text(f"    {_first_line(res.get('output', ''))}", style=style))
 
 
-def report(console: Console, rep, student: str | None) -> None:
-    console.rule(f"{rep.title} ({rep.slug})")
-    if not rep.rows:
-        console.print("No graded submissions yet: run `cnngrade grade` first.")
-        return
-    if student is None:
-        summary = Table(title="Class summary", show_header=False)
-        summary.add_row("graded", str(rep.count))
-        summary.add_row("mean", f"{rep.mean:.2f} / {rep.max_score:g}")
-        summary.add_row("median", f"{rep.median:.2f} / {rep.max_score:g}")
-        if rep.ungraded:
-            summary.add_row("not graded yet", ", ".join(rep.ungraded))
-        console.print(summary)
-        dist = Table(title="Distribution")
-        dist.add_column("score")
-        dist.add_column("students", justify="right")
-        dist.add_column("")
-        for label, count in rep.distribution:
-            dist.add_row(label, str(count), "█" * count)
-        console.print(dist)
+# -- cnngrade report -----------------------------------------------------------------------
+# The class summary stays short for a class of hundreds: each list shows its first few and
+# says how to see the rest (--failed, --test NAME, --student ID).
 
-    if student is None:
-        _per_test(console, rep)
-        _per_student(console, rep)
+SHOW_TESTS = 10      # tests in the per-test table of the summary (the most failed)
+SHOW_ROWS = 5        # students in each list of the summary
+BAR = 40             # the histogram's longest bar, in characters
+_STATUS_STYLE = {"graded": "green", "ungradable": "yellow"}
+
+
+def report(console: Console, rep, student: str | None = None, *, failed: bool = False,
+           test: str | None = None) -> None:
+    """`cnngrade report`: the class summary; with `student` that student's full result, with
+    `test` who failed that test, with `failed` every student who lost points."""
+    from autograder.report import check_view, student_row
+    row = student_row(rep, student) if student is not None else None   # errors first
+    view = check_view(rep, test) if test is not None and row is None else None
+    console.rule(Text(f"{rep.title} ({rep.slug})"))
+    if row is not None:
+        _one_student(console, rep, row)
+    elif not rep.rows:
+        console.print("No graded submissions yet: run `cnngrade grade` first.")
+        _not_graded(console, rep)
+    elif view is not None:
+        _one_test(console, rep, view)
+    elif failed:
+        _failed(console, rep)
     else:
-        for row in rep.rows:
-            _one_student(console, row)
-    ungradable = [row for row in rep.rows if not row.results.get("tests")]
-    for row in ungradable:
-        console.print(Text.assemble((f"{row.submission.student}: ", "bold red"),
-                                    _first_line(row.results.get("output", ""), 300)))
-    notes = [(row.submission.student, p) for row in rep.rows if row.results.get("tests")
-             for p in row.results.get("extra_data", {}).get("problems", [])]
-    if notes:
-        table = Table(title="Notebook problems")
-        table.add_column("student", style="bold")
-        table.add_column("problem", overflow="fold")
-        for who, problem in notes:
-            table.add_row(who, Text(problem))   # may quote the student's text
-        console.print(table)
-    if rep.failures:
-        table = Table(title="Failures")
-        table.add_column("student", style="bold")
-        table.add_column("test")
-        table.add_column("points", justify="right")
-        table.add_column("message", overflow="fold")
-        for failure in rep.failures:
-            table.add_row(failure.student, failure.test, f"{failure.points:g}",
-                          Text(_first_line(failure.message, 300) if student is None
-                               else failure.message.strip()))
-        console.print(table)
+        _class_summary(console, rep)
+        _histogram(console, rep)
+        _per_test(console, rep)
+        _ungradable(console, rep)
+        _slowest(console, rep)
+        _per_student(console, rep)
+        _problems(console, rep)
+        _hints(console, rep)
+
+
+def _table(console: Console, title: str, **kwargs) -> Table:
+    """A compact table under its own heading line (a title would wrap to the table's width)."""
+    console.print()
+    console.print(Text(title, style="bold underline"))
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, **kwargs)
+
+
+def _more(console: Console, shown: int, total: int, what: str, how: str) -> None:
+    if total > shown:
+        console.print(Text(f"  … and {total - shown} more{' ' + what if what else ''}: {how}",
+                           style="dim"))
+
+
+def _score(rep, row) -> str:
+    return f"{rep.score(row):g}/{rep.max_score:g}"
+
+
+def _status(row) -> Text:
+    late = " (late)" if row.submission.late else ""
+    return Text(row.status + late, style=_STATUS_STYLE.get(row.status, "bold red"))
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _class_summary(console: Console, rep) -> None:
+    table = _table(console, "Class summary", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    statuses = rep.statuses()
+    graded = f"{rep.count} submission(s)"
+    if set(statuses) - {"graded"}:
+        graded += " (" + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ")"
+    if rep.late():
+        graded += f", {rep.late()} late"
+    table.add_row("graded", graded)
+    if rep.ungraded:
+        table.add_row("not graded yet", Text(f"{len(rep.ungraded)}: {_names(rep.ungraded)}"))
+    table.add_row("mean", f"{rep.mean:.2f} / {rep.max_score:g}   median {rep.median:.2f}")
+    full = rep.full_marks
+    table.add_row("full marks", f"{full} ({100 * full / rep.count:.0f}%)")
+    lost = (f"{len(rep.failed)}, the not gradable included (list: `cnngrade report "
+            f"{rep.slug} --failed`)") if rep.failed else "none"
+    table.add_row("lost points", lost)
+    console.print(table)
+
+
+def _histogram(console: Console, rep) -> None:
+    table = _table(console, "Score histogram")
+    table.add_column("score")
+    table.add_column("students", justify="right")
+    table.add_column("")
+    top = max((count for _, count in rep.distribution), default=0) or 1
+    for label, count in rep.distribution:
+        bar = "█" * max(1 if count else 0, round(BAR * count / top))
+        table.add_row(label, str(count), Text(bar, style="cyan"))
+    console.print(table)
 
 
 def _per_test(console: Console, rep) -> None:
-    stats: dict[str, list] = {}
-    for row in rep.rows:
-        for test in row.results.get("tests", []):
-            entry = stats.setdefault(test["name"], [test["max_score"], 0, 0])
-            entry[1] += test["status"] == "passed"
-            entry[2] += 1
-    if not stats:
+    if not rep.tests:
         return
-    table = Table(title="Per test")
+    table = _table(console, "Per test (the most failed first)")
     table.add_column("test")
     table.add_column("points", justify="right")
     table.add_column("passed", justify="right")
     table.add_column("rate", justify="right")
-    for name, (points, passed, total) in stats.items():
-        table.add_row(name, f"{points:g}", f"{passed}/{total}", f"{100 * passed / total:.0f}%")
+    table.add_column("pts lost", justify="right")
+    table.add_column("most common failure", overflow="ellipsis", no_wrap=True, max_width=70)
+    shown = rep.tests[:SHOW_TESTS]
+    for stat in shown:
+        rate = 100 * stat.pass_rate
+        style = "red" if rate < 50 else "yellow" if rate < 80 else "green"
+        common = ""
+        for message, count in stat.common_messages(1):
+            common = f"{count}× {message}"
+        table.add_row(Text(stat.name), f"{stat.points:g}", f"{stat.passed}/{stat.ran}",
+                      Text(f"{rate:.0f}%", style=style), f"{stat.points_lost:g}", Text(common))
+    console.print(table)
+    rest = rep.tests[SHOW_TESTS:]
+    if rest:
+        low = min(100 * s.pass_rate for s in rest)
+        _more(console, 0, len(rest), f"tests, each passed by at least {low:.0f}%",
+              f"`cnngrade report {rep.slug} --test NAME` shows one")
+
+
+def _ungradable(console: Console, rep) -> None:
+    rows = [row for row in rep.failed if row.status != "graded"]
+    if not rows:
+        return
+    table = _table(console, f"Could not be graded ({len(rows)})")
+    table.add_column("student")
+    table.add_column("status")
+    table.add_column("why", overflow="fold")
+    for row in rows[:SHOW_ROWS]:
+        table.add_row(Text(row.submission.student, style="bold"), _status(row),
+                      Text(_first_line(row.results.get("output", ""), 300)))
+    console.print(table)
+    _more(console, SHOW_ROWS, len(rows), "", f"`cnngrade report {rep.slug} --failed`")
+
+
+def _slowest(console: Console, rep) -> None:
+    from autograder.report import notebook_seconds
+    table = _table(console, "Slowest submissions (notebook run time)")
+    table.add_column("student")
+    table.add_column("notebook", justify="right")
+    table.add_column("grading", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("status")
+    for row in rep.slowest:
+        ran = notebook_seconds(row)
+        table.add_row(Text(row.submission.student, style="bold"),
+                      "–" if ran is None else f"{ran:.1f} s", f"{row.seconds:.1f} s",
+                      _score(rep, row), _status(row))
     console.print(table)
 
 
 def _per_student(console: Console, rep) -> None:
-    table = Table(title="Per student")
-    table.add_column("student", style="bold")
+    """The lowest scores (of those who lost points) in the summary; all of them with --failed
+    (`_failed`)."""
+    from autograder.report import failed_tests
+    rows = [row for row in rep.failed if row.status == "graded"]
+    if not rows:
+        return
+    table = _table(console, f"Failures: {len(rows)} student(s) lost points (the lowest scores "
+                   "first)")
+    table.add_column("student")
     table.add_column("score", justify="right")
     table.add_column("status")
-    table.add_column("failed checks", overflow="fold")
-    for row in rep.rows:
-        tests = row.results.get("tests", [])
-        failed = [t["name"] for t in tests if t["status"] != "passed"]
-        status = row.status + (" (late)" if row.submission.late else "")
-        style = {"graded": "green", "ungradable": "yellow"}.get(row.status, "red")
-        detail = ", ".join(failed) if tests else "(not gradable: see below)"
-        table.add_row(row.submission.student, f"{row.score:g}/{row.max_score:g}",
-                      Text(status, style=style), detail or "–")
+    table.add_column("failed checks", overflow="ellipsis", no_wrap=True, max_width=110)
+    for row in rows[:SHOW_ROWS]:
+        names = [str(t.get("name", "?")) for t in failed_tests(row)]
+        table.add_row(Text(row.submission.student, style="bold"), _score(rep, row),
+                      _status(row), Text(", ".join(names) or "–"))
+    console.print(table)
+    _more(console, SHOW_ROWS, len(rows), "", f"`cnngrade report {rep.slug} --failed`")
+
+
+def _problems(console: Console, rep) -> None:
+    from autograder.report import problems
+    notes = [(row.submission.student, p) for row in rep.rows if row.results.get("tests")
+             for p in problems(row)]
+    if not notes:
+        return
+    table = _table(console, f"Notebook problems ({len(notes)})")
+    table.add_column("student")
+    table.add_column("problem", overflow="ellipsis", no_wrap=True, max_width=150)
+    for who, problem in notes[:SHOW_ROWS]:
+        table.add_row(Text(who, style="bold"), Text(_first_line(problem, 300)))
+    console.print(table)
+    _more(console, SHOW_ROWS, len(notes), "", f"`cnngrade report {rep.slug} --student ID`")
+
+
+def _not_graded(console: Console, rep) -> None:
+    if rep.ungraded:
+        console.print(Text(f"Collected, not graded yet ({len(rep.ungraded)}): "
+                           f"{_names(rep.ungraded)}"))
+
+
+def _hints(console: Console, rep) -> None:
+    console.print(Text(f"More: `cnngrade report {rep.slug} --failed` (everyone who lost points, "
+                       "with the messages), `--test NAME` (who failed one test), `--student ID` "
+                       "(one student's full result), `--plot` (a PNG of this summary).",
+                       style="dim"))
+
+
+def _failed(console: Console, rep) -> None:
+    """`--failed`: every student who lost points or could not be graded, the lowest first,
+    with each failed check's message and the notebook's problems."""
+    from autograder.report import failed_tests, problems
+    if not rep.failed:
+        console.print(f"All {rep.count} graded submission(s) have full marks.")
+        _not_graded(console, rep)
+        return
+    table = _table(console, f"{len(rep.failed)} of {rep.count} student(s) lost points or could "
+                   "not be graded (the lowest scores first)", show_lines=True)
+    table.add_column("student")
+    table.add_column("score", justify="right")
+    table.add_column("status")
+    table.add_column("what failed", overflow="fold")
+    for row in rep.failed:
+        lines = Text()
+        for test in failed_tests(row):
+            if lines:
+                lines.append("\n")
+            lines.append(str(test.get("name", "?")), style="bold")
+            lines.append(f" (-{float(test.get('max_score', 0)) - float(test.get('score', 0)):g})"
+                         f": {_first_line(test.get('output', ''), 200)}")
+        if not row.results.get("tests"):
+            lines.append(_first_line(row.results.get("output", ""), 300))
+        for problem in problems(row) if row.results.get("tests") else []:
+            lines.append("\n! " + _first_line(problem, 200), style="yellow")
+        table.add_row(Text(row.submission.student, style="bold"), _score(rep, row),
+                      _status(row), lines)
+    console.print(table)
+    _not_graded(console, rep)
+    console.print(Text(f"One student in full: `cnngrade report {rep.slug} --student ID`.",
+                       style="dim"))
+
+
+def _one_test(console: Console, rep, view) -> None:
+    """`--test NAME`: the test's pass rate, its messages grouped, and each student who failed
+    it with the message."""
+    for stat in view.stats:
+        console.print(Text.assemble((stat.name, "bold"), f" ({stat.points:g} point(s)): ",
+                                    stat.description, "\n", f"passed by {stat.passed} of "
+                                    f"{stat.ran} ({100 * stat.pass_rate:.0f}%), failed by "
+                                    f"{stat.failed}; {stat.points_lost:g} point(s) lost"))
+    if view.not_run:
+        console.print(Text(f"Not run in {len(view.not_run)} submission(s) that could not be "
+                           f"graded: {_names([r.submission.student for r in view.not_run])}",
+                           style="yellow"))
+    if not view.failures:
+        console.print("Nobody failed it.")
+        return
+    groups: dict[str, int] = {}
+    for _row, test in view.failures:
+        key = _first_line(test.get("output", ""), 150) or "(no message)"
+        groups[key] = groups.get(key, 0) + 1
+    if len(groups) > 1:
+        table = _table(console, "Messages (first line), the most frequent first")
+        table.add_column("students", justify="right")
+        table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=150)
+        ranked = sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+        for message, count in ranked[:SHOW_TESTS]:
+            table.add_row(str(count), Text(message))
+        console.print(table)
+        _more(console, SHOW_TESTS, len(ranked), "different messages", "listed below")
+    table = _table(console, f"Who failed {view.name} ({len(view.failures)})")
+    table.add_column("student")
+    table.add_column("score", justify="right")
+    if len(view.stats) > 1:
+        table.add_column("case")
+    table.add_column("message", overflow="fold")
+    for row, test in view.failures:
+        cells = [Text(row.submission.student, style="bold"), _score(rep, row)]
+        if len(view.stats) > 1:
+            cells.append(Text(str(test.get("name", "?"))))
+        table.add_row(*cells, Text((test.get("output") or "").strip()))
     console.print(table)
 
 
-def _one_student(console: Console, row) -> None:
+def _one_student(console: Console, rep, row) -> None:
+    """`--student ID`: everything about one result: when it was submitted and graded, late or
+    not, how long it ran, every test with its description, points and message, the notebook's
+    problems, the grader's errors and each test's extra tables."""
+    from autograder.report import notebook_seconds, problems
     res = row.results
     sub = row.submission
-    console.print(Text.assemble((sub.student, "bold"), f": {row.score:g}/{row.max_score:g} ",
-                                f"({row.status}{', late' if sub.late else ''}; submitted "
-                                f"{sub.submitted_at}, graded {row.graded_at})"))
+    extra = res.get("extra_data") or {}
+    console.print(Text.assemble((sub.student, "bold"), f": {_score(rep, row)} ", _status(row)))
+    info = _table(console, "Submission", show_header=False)
+    info.add_column(style="bold")
+    info.add_column(overflow="fold")
+    info.add_row("file", Text(f"{sub.filename} (sha256 {sub.sha256[:12]})"))
+    info.add_row("from", Text(sub.origin))
+    info.add_row("submitted", Text(sub.submitted_at + ("  LATE" if sub.late else "  on time"),
+                                   style="bold red" if sub.late else ""))
+    info.add_row("graded", f"{row.graded_at} ({row.status})")
+    ran = notebook_seconds(row)
+    timing = ("" if ran is None else f"notebook {ran:.1f} s, ") + f"grading {row.seconds:.1f} s"
+    if extra.get("replayed"):
+        timing += " (graded from the recorded answers, without running the notebook again)"
+    info.add_row("time", timing)
+    if "cell_errors" in extra:
+        info.add_row("cell errors", str(extra["cell_errors"]))
+    if "seed" in extra:
+        info.add_row("seed", str(extra["seed"]))
+    if res.get("output"):
+        info.add_row("summary", Text(str(res["output"]).strip()))
+    console.print(info)
     table = Table(show_lines=True)
     table.add_column("test")
     table.add_column("points", justify="right")
     table.add_column("result")
     table.add_column("message", overflow="fold")
     for test in res.get("tests", []):
-        ok = test["status"] == "passed"
-        table.add_row(f"{test['name']}\n[dim]{test.get('description', '')}[/]",
-                      f"{test['score']:g}/{test['max_score']:g}",
-                      "[green]passed[/]" if ok else "[red]failed[/]",
-                      Text(test.get("output", "").strip()))
+        ok = test.get("status") == "passed"
+        table.add_row(Text.assemble(str(test.get("name", "?")), "\n",
+                                    (str(test.get("description", "")), "dim")),
+                      f"{float(test.get('score', 0)):g}/{float(test.get('max_score', 0)):g}",
+                      Text("passed", style="green") if ok else Text("failed", style="red"),
+                      Text(str(test.get("output", "")).strip()))
     if res.get("tests"):
         console.print(table)
+    changes = rep.adjustments.get(sub.student, [])
+    if changes:   # late penalty and instructor overrides (with their reasons)
+        console.print(Text(f"Adjustments (automatic score {row.score:g})", style="bold"))
+        for change in changes:
+            console.print(Text(f"  {change.get('kind', '')}: {change.get('text', '')}"))
+    notes = [p for p in problems(row) if p.strip() != str(res.get("output", "")).strip()]
+    if notes:
+        console.print(Text("Notebook problems", style="bold"))
+        for problem in notes:
+            console.print(Text(f"  ! {problem}", style="yellow"))
+    for error in (extra.get("grader_errors") or [])[:1]:   # the detail, not the traceback
+        console.print(Text(f"Grader error: {_first_line(str(error), 300)}", style="bold red"))
     for test in res.get("tests", []):   # layer tables, parameter counts, accuracy figures
-        for data in test.get("extra_data", {}).get("tables", []):
-            extra = Table(title=f"{data.get('title', '')} [dim]({test['name']})[/]")
+        for data in (test.get("extra_data") or {}).get("tables", []):
+            extra_table = Table(title=Text.assemble(str(data.get("title", "")), " ",
+                                                    (f"({test.get('name', '?')})", "dim")))
             for column in data.get("columns", []):
-                extra.add_column(str(column), overflow="fold")
+                extra_table.add_column(str(column), overflow="fold")
             for values in data.get("rows", []):
-                extra.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
-                                else Text(str(v)) for v in values))   # e.g. a layer's name
-            console.print(extra)
+                extra_table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                                      else Text(str(v)) for v in values))   # e.g. a layer name
+            console.print(extra_table)
 
 
 def check(console: Console, result) -> None:
-    table = Table(title=f"Public tests for {result.slug} ({result.notebook})")
+    marks = {"ungradable": ("✗ will not be graded", "bold red"),
+             "points": ("! will cost points", "bold yellow"),
+             "note": ("· note", "cyan")}
+    findings = getattr(result, "findings", [])
+    if findings:
+        serious = sum(1 for f in findings if f.level != "note")
+        count = f"{len(findings)} thing{'s' * (len(findings) != 1)}"
+        costly = f" ({serious} will cost points or stop it being graded)" if serious else ""
+        console.print(Text(f"Before you submit: {count} the tests do not show{costly}:",
+                           style="bold"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for finding in findings:   # may quote the student's text: never read as markup
+            label, style = marks.get(finding.level, (finding.level, "bold"))
+            body = Text(finding.what)
+            if finding.advice:
+                body.append(f"\n→ {finding.advice}")
+            if finding.detail:
+                body.append(f"\n{finding.detail}", style="dim")
+            grid.add_row(Text(label, style=style), body)
+        console.print(grid)
+        console.print()
+    table = Table(title=Text(f"Public tests for {result.slug} ({result.notebook})"))
     table.add_column("test")
     table.add_column("result")
     table.add_column("hint", overflow="fold")
@@ -173,12 +427,28 @@ def check(console: Console, result) -> None:
         table.add_row(test.description or test.name,
                       "[green]passed[/]" if ok else "[red]failed[/]",
                       "" if ok else Text(test.output.strip()))
-    console.print(table)
+    if result.tests:
+        console.print(table)
     passed = sum(1 for t in result.tests if t.status == "passed")
-    console.print(f"{passed} of {len(result.tests)} public tests passed. The hidden tests used "
-                  "for grading check more than these.")
-    for problem in result.problems:
-        console.print(Text(f"! {problem}", style="yellow"))
+    if result.tests or not getattr(result, "errors", []):
+        console.print(f"{passed} of {len(result.tests)} public tests passed. The hidden tests "
+                      "used for grading check more than these.")
+    models = getattr(result, "models", [])
+    if models:
+        console.print(Text(f"✓ The grader can save and load your Keras model"
+                           f"{'s' * (len(models) != 1)} {', '.join(models)}.", style="green"))
+    for error in getattr(result, "errors", []):
+        console.print(Text(f"The check could not run completely (a problem of the grader's "
+                           f"set-up, not of your notebook): {error}", style="bold red"))
+    if any(f.level == "ungradable" for f in findings):
+        console.print(Text("✗ As it is, this notebook cannot be graded: see above.",
+                           style="bold red"))
+    elif any(f.level == "points" for f in findings):
+        console.print(Text("! Fix the problems listed above before you submit: the tests do "
+                           "not show them, but they will cost points.", style="bold yellow"))
+    elif not getattr(result, "errors", []):
+        console.print(Text("✓ Nothing besides the tests will cost points: the grader can run "
+                           "and grade this notebook as it is.", style="green"))
 
 
 def data_report(console: Console, report) -> None:
@@ -214,3 +484,12 @@ def nbgrader_import(console: Console, report) -> None:
                       "`cnngrade grade`.")
     for line in report.skipped:
         console.print(Text(f"  skipped: {line}", style="yellow"))
+
+
+def feedback(console: Console, report) -> None:
+    console.print(f"[green]Wrote[/] {len(report.written)} feedback page(s) for {report.slug} "
+                  f"in {report.folder}")
+    for student, path in report.written:
+        console.print(Text(f"  {student}: {path}"))
+    for problem in report.problems:
+        console.print(Text(f"  ! {problem}", style="yellow"))
