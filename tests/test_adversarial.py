@@ -21,6 +21,7 @@ from conftest import REPO, filled, nbgrader_cell, submit
 import autograder
 from autograder.collect import collect
 from autograder.config import load_course
+from autograder.feedback import write_feedback
 from autograder.grade import grade
 from autograder.gradebook import open_gradebook
 from autograder.report import class_report
@@ -270,6 +271,13 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
     # no secret reached what students, TAs or exports see
     seen = [p.read_text(errors="replace") for p in (course.course_dir / "results").rglob("*")
             if p.is_file() and p.suffix in (".json", ".ipynb")]
+    for slug in ("mini", "mini-model"):
+        assert not write_feedback(course, slug).problems
+    pages = {p: p.read_text() for p in (course.course_dir / "feedback").rglob("*.html")}
+    assert len(pages) == len(attacks) + 2
+    seen += [text for p, text in pages.items() if p.parent.name != "victim"]
+    markup = pages[course.course_dir / "feedback" / "markup-injection" / "mini.html"]
+    assert "<script" not in markup.lower() and "&lt;script&gt;" in markup
     seen += [cnngrade("report", slug, course=course) for slug in ("mini", "mini-model")]
     seen += [cnngrade("export", slug, course=course) for slug in ("mini", "mini-model")]
     seen += [cnngrade("report", attack.assignment, "--student", attack.name, course=course)
