@@ -90,6 +90,21 @@ def _table(console: Console, title: str, **kwargs) -> Table:
     return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, **kwargs)
 
 
+def _width(names, cap: int = 40) -> int:
+    """The width that shows each of `names` whole (at most `cap`)."""
+    return min(cap, max((len(str(n)) for n in names), default=4))
+
+
+def _room(console: Console, used: int, columns: int) -> int:
+    """The width left for a table's last column, after `used` characters in the others and
+    the gaps between `columns` columns."""
+    return max(20, console.width - used - 2 * columns - 1)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _more(console: Console, shown: int, total: int, what: str, how: str) -> None:
     if total > shown:
         console.print(Text(f"  … and {total - shown} more{' ' + what if what else ''}: {how}",
@@ -148,13 +163,14 @@ def _per_test(console: Console, rep) -> None:
     if not rep.tests:
         return
     table = _table(console, "Per test (the most failed first)")
-    table.add_column("test")
-    table.add_column("points", justify="right")
-    table.add_column("passed", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("pts lost", justify="right")
-    table.add_column("most common failure", overflow="ellipsis", no_wrap=True, max_width=70)
     shown = rep.tests[:SHOW_TESTS]
+    # names and numbers keep their width on a narrow terminal; the message gives way
+    name_width = _width(s.name for s in shown)
+    table.add_column("test", no_wrap=True, min_width=name_width)
+    for column in ("points", "passed", "rate", "pts lost"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    table.add_column("most common failure", no_wrap=True)
+    room = _room(console, name_width + 6 + 6 + 4 + 8, 6)
     for stat in shown:
         rate = 100 * stat.pass_rate
         style = "red" if rate < 50 else "yellow" if rate < 80 else "green"
@@ -162,7 +178,8 @@ def _per_test(console: Console, rep) -> None:
         for message, count in stat.common_messages(1):
             common = f"{count}× {message}"
         table.add_row(Text(stat.name), f"{stat.points:g}", f"{stat.passed}/{stat.ran}",
-                      Text(f"{rate:.0f}%", style=style), f"{stat.points_lost:g}", Text(common))
+                      Text(f"{rate:.0f}%", style=style), f"{stat.points_lost:g}",
+                      Text(_clip(common, room)))
     console.print(table)
     rest = rep.tests[SHOW_TESTS:]
     if rest:
@@ -211,14 +228,16 @@ def _per_student(console: Console, rep) -> None:
         return
     table = _table(console, f"Failures: {len(rows)} student(s) lost points (the lowest scores "
                    "first)")
-    table.add_column("student")
-    table.add_column("score", justify="right")
-    table.add_column("status")
-    table.add_column("failed checks", overflow="ellipsis", no_wrap=True, max_width=110)
+    name_width = _width(r.submission.student for r in rows[:SHOW_ROWS])
+    table.add_column("student", no_wrap=True, min_width=name_width)
+    table.add_column("score", justify="right", no_wrap=True, min_width=5)
+    table.add_column("status", no_wrap=True, min_width=13)
+    table.add_column("failed checks", no_wrap=True)
+    room = _room(console, name_width + 5 + 13, 4)
     for row in rows[:SHOW_ROWS]:
         names = [str(t.get("name", "?")) for t in failed_tests(row)]
         table.add_row(Text(row.submission.student, style="bold"), _score(rep, row),
-                      _status(row), Text(", ".join(names) or "–"))
+                      _status(row), Text(_clip(", ".join(names) or "–", room)))
     console.print(table)
     _more(console, SHOW_ROWS, len(rows), "", f"`cnngrade report {rep.slug} --failed`")
 
