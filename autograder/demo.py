@@ -1,5 +1,5 @@
 """The embedded default job: release conv-by-hand, collect the bundled sample submissions,
-grade them, report."""
+grade them, report, and write each student's feedback page."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from autograder.collect import CollectReport, collect
 from autograder.config import Course
 from autograder.errors import CnnGradeError
+from autograder.feedback import FeedbackReport, write_feedback
 from autograder.grade import GradeOutcome, GradeSummary, grade
 from autograder.release import ReleaseResult, release
 from autograder.report import ClassReport, class_report
@@ -22,6 +23,7 @@ class DemoResult:
     collect: CollectReport
     grade: GradeSummary
     report: ClassReport
+    feedback: FeedbackReport
 
 
 def samples_dir(course: Course, slug: str = DEMO_SLUG):
@@ -43,4 +45,6 @@ def demo(course: Course, workers: int | None = None, slug: str = DEMO_SLUG,
     collected = collect(course, slug, samples_dir(course, slug))
     step("grade")
     graded = grade(course, slug, workers=workers, on_start=on_start, on_done=on_done)
-    return DemoResult(released, collected, graded, class_report(course, slug))
+    report = class_report(course, slug)
+    step("write the feedback pages")
+    return DemoResult(released, collected, graded, report, write_feedback(course, slug))

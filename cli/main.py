@@ -261,13 +261,14 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
                    "keras-convnet and augmentation train networks (minutes).")
 @course_option
 def demo_cmd(workers: int | None, slug: str, course_dir: Path) -> None:
-    """Release, collect the bundled samples, grade and report: the whole pipeline."""
+    """Release, collect the bundled samples, grade, report and write the feedback pages."""
     from autograder.demo import demo
     result = _with_progress(demo, _course(course_dir), workers=workers, slug=slug, steps=True)
     render.release(console, result.release)
     render.collect(console, result.collect)
     render.grade(console, result.grade)
     render.report(console, result.report, None)
+    render.feedback(console, result.feedback)
 
 
 @cnngrade.command("import-nbgrader")

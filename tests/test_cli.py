@@ -110,3 +110,15 @@ def test_data_prepare(tmp_path):
     assert second.returncode == 0 and second.stdout.count("already in place") == 2
     (course / "cnngrade.toml").write_text(f'[data]\ntwo_class = "{tmp_path / "nope"}"\n')
     assert_one_sentence(run(), "needs train/, validation/ and test/ subfolders")
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_job(tmp_path):
+    """`make demo`'s command: release, collect, grade, report and the feedback pages."""
+    proc = cnngrade("demo", "--course-dir", tmp_path / "course")
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "Wrote 4 feedback page(s)" in out and "Traceback" not in proc.stdout + proc.stderr
+    pages = sorted(p.parent.name for p in (tmp_path / "course" / "feedback").rglob("*.html"))
+    assert pages == ["broken", "partial", "perfect", "template"]
+    assert "full marks 1 (25%)" in out
