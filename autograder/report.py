@@ -78,6 +78,7 @@ class ClassReport:
     failures: list[Failure] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)   # student -> the final score
     adjustments: dict[str, list[dict]] = field(default_factory=dict)  # late penalty, overrides
+    reviews: dict[str, dict[str, dict]] = field(default_factory=dict)  # student -> test -> override
     tests: list[CheckStat] = field(default_factory=list)     # most failed first
     failed: list[GradeRow] = field(default_factory=list)     # lost points or not gradable
     slowest: list[GradeRow] = field(default_factory=list)    # the SLOWEST slowest
@@ -101,15 +102,18 @@ class ClassReport:
         return sum(1 for row in self.rows if row.submission.late)
 
 
-def _final_scores(course: Course, slug: str, rows: list[GradeRow],
-                  student: str | None) -> tuple[dict[str, float], dict[str, list[dict]]]:
+def _final_scores(course: Course, slug: str, rows: list[GradeRow], student: str | None
+                  ) -> tuple[dict[str, float], dict[str, list[dict]], dict[str, dict]]:
     """The score of each row the report uses, the final grade (instructor overrides and the
-    late penalty applied, autograder.policy), and the adjustments that made it."""
+    late penalty applied, autograder.policy), the adjustments that made it, and the overrides
+    in force by student and test."""
     from autograder.policy import final_grades
     finals = {g.student: g for g in final_grades(course, slug, student)}
     graded = {row.submission.student for row in rows}
     return ({name: g.final_score for name, g in finals.items() if name in graded},
-            {name: g.adjustments for name, g in finals.items() if g.adjustments})
+            {name: g.adjustments for name, g in finals.items() if g.adjustments},
+            {name: {o["test"]: o for o in g.overrides} for name, g in finals.items()
+             if g.overrides})
 
 
 def _distribution(percents: list[float]) -> list[tuple[str, int]]:
@@ -192,7 +196,8 @@ def class_report(course: Course, slug: str, student: str | None = None) -> Class
     graded = {row.submission.student for row in rows}
     report = ClassReport(slug, assignment.title, assignment.points, rows,
                          sorted(collected - graded))
-    report.scores, report.adjustments = _final_scores(course, slug, rows, student)
+    report.scores, report.adjustments, report.reviews = _final_scores(course, slug, rows,
+                                                                      student)
     report.count = len(rows)
     if rows:
         scores = [report.score(row) for row in rows]

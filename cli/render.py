@@ -342,7 +342,12 @@ def _one_test(console: Console, rep, view) -> None:
         cells = [Text(row.submission.student, style="bold"), _score(rep, row)]
         if len(view.stats) > 1:
             cells.append(Text(str(test.get("name", "?"))))
-        table.add_row(*cells, Text((test.get("output") or "").strip()))
+        message = Text((test.get("output") or "").strip())
+        review = rep.reviews.get(row.submission.student, {}).get(test.get("name"))
+        if review is not None:   # a TA's override of this check
+            message.append(f"\n(reviewed: {review['new']:g} point(s), {review['reason']})",
+                           style="cyan")
+        table.add_row(*cells, message)
     console.print(table)
 
 

@@ -237,6 +237,9 @@ def test_overrides_and_late_penalty_are_in_the_report(course):
     shown = " ".join(cnngrade("report", "mini", "--student", "s000", "--course-dir",
                               course.course_dir).stdout.split())
     assert "counted by hand: the shapes match" in shown and "3/4" in shown
+    one = " ".join(cnngrade("report", "mini", "--test", "test_add", "--course-dir",
+                            course.course_dir).stdout.split())
+    assert "(reviewed: 2 point(s), counted by hand: the shapes match)" in one
     late = " ".join(cnngrade("report", "mini", "--student", "s032", "--course-dir",
                              course.course_dir).stdout.split())
     assert "late" in late and "3/4" in late
