@@ -135,6 +135,13 @@ class Evaluation:
     replayed: bool = False        # graded from a record, without executing the notebook
 
 
+def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
+    """The steps before execution: the untrusted bytes parsed and the notebook rebuilt around
+    the released template; returns an autograder.notebook.Restored (notebook and problems).
+    Raises SubmissionError (one sentence) when the file is not a gradable notebook."""
+    return restore_cells(parse_notebook(data, name), _template(assignment))
+
+
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
              seed: int | None = None, layout: DataLayout | None = None) -> Evaluation:
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
@@ -142,8 +149,7 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
         from autograder.nbgrader_compat import evaluate_nbgrader
         return evaluate_nbgrader(data, name, assignment, layout)
-    submitted = parse_notebook(data, name)
-    restored = restore_cells(submitted, _template(assignment))
+    restored = prepare(data, name, assignment)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))
@@ -157,7 +163,9 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
         recorder = Recorder(StudentProxy(kernel, assignment.limits.call_timeout))
         run = run_suite(suite_dir, recorder, seed,
                         context={"course_data": layout, "assignment": assignment})
-        executed = nbformat.writes(kernel.nb)
+        # the outputs came from the student's kernel: an unpaired surrogate (a \ud800 escape
+        # in its messages) cannot be written as UTF-8, so it becomes '?'
+        executed = nbformat.writes(kernel.nb).encode("utf-8", "replace").decode("utf-8")
     problems = restored.problems + report.problems
     record = None if run.errors else recorder.export(
         {"sha256": hashlib.sha256(data).hexdigest(), "exec": exec_hash(assignment),
@@ -273,11 +281,16 @@ def write_outcome(course: Course, slug: str, outcome: GradeOutcome, filename: st
     folder = course.course_dir / "results" / slug / outcome.student
     atomic_write(folder / "results.json", (json.dumps(outcome.results, indent=2) + "\n").encode())
     if outcome.executed is not None:
-        atomic_write(folder / filename, outcome.executed.encode())
+        # "replace": a kernel can send unpaired surrogates, which must not stop the class
+        atomic_write(folder / filename, outcome.executed.encode("utf-8", "replace"))
         if outcome.record is not None:
             atomic_write(folder / REPLAY_FILE, outcome.record)
         else:   # a new execution whose answers were not kept: an older record is stale
             (folder / REPLAY_FILE).unlink(missing_ok=True)
+    elif outcome.status != "graded" and not outcome.results.get("tests"):
+        # nothing ran (a file that is not a notebook): an older submission's executed
+        # notebook would be shown as this one's
+        (folder / filename).unlink(missing_ok=True)
     return folder / "results.json"
 
 

@@ -273,10 +273,11 @@ def restore(submitted: NotebookNode, source: Source, name: str) -> tuple[Noteboo
         nb, resources = _OverwriteFromSource(source.book).preprocess(nb, resources)
         nb, resources = CheckCellMetadata().preprocess(nb, resources)
     except Exception as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
         raise SubmissionError(f"{name}: its nbgrader cell metadata cannot be matched with the "
-                              f"assignment's ({detail}); nbgrader's autograde refuses such a "
-                              "notebook too. Start again from the released notebook.") from None
+                              f"assignment's ({detail!r}), so nbgrader's autograde would refuse "
+                              "it too; start again from the released notebook, copy your "
+                              "answers into it and submit that.") from None
     return nb, problems
 
 
