@@ -134,6 +134,29 @@ def mini_course(tmp_path: Path):
     return load_course(course_dir)
 
 
+def add_assignment(course, slug: str, toml: str, cells: list, suite: str,
+                   public: str | None = None):
+    """A second assignment `slug` beside the mini course's (assignment.toml, the solution's
+    cells as in MINI_SOLUTION, the hidden suite and optional public tests); returns the course
+    loaded again."""
+    content = course.assignment("mini").template_dir.parent.parent
+    folder = content / "assignments" / slug
+    folder.mkdir(parents=True)
+    (folder / "assignment.toml").write_text(toml)
+    if public is not None:
+        (folder / "public_tests").mkdir()
+        (folder / "public_tests" / "test_public.py").write_text(public)
+    (content / "suites" / slug).mkdir()
+    (content / "suites" / slug / f"test_{slug.replace('-', '_')}.py").write_text(suite)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbgrader_cell(k, src, g, solution=sol, locked=lock)
+                for k, src, g, sol, lock in cells]
+    nbformat.write(nb, content / "solutions" / f"{slug}.ipynb")
+    return load_course(course.course_dir)
+
+
 def template_of(course, slug: str) -> nbformat.NotebookNode:
     from autograder.notebook import load_template
     asg = course.assignment(slug)

@@ -8,19 +8,16 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import pytest
-from conftest import REPO, filled, nbgrader_cell, submit
+from conftest import REPO, add_assignment, filled, submit
 
 import autograder
 from autograder.collect import collect
-from autograder.config import load_course
 from autograder.feedback import write_feedback
 from autograder.grade import grade
 from autograder.gradebook import open_gradebook
@@ -126,21 +123,6 @@ def test_the_corpus_is_complete():
     assert all(a.why and a.cells and a.assignment in ("mini", "mini-model") for a in attacks)
 
 
-def add_model_assignment(course) -> None:
-    content = course.assignment("mini").template_dir.parent.parent
-    folder = content / "assignments" / "mini-model"
-    folder.mkdir()
-    (folder / "assignment.toml").write_text(MODEL_TOML)
-    (content / "suites" / "mini-model").mkdir()
-    (content / "suites" / "mini-model" / "test_mini_model.py").write_text(MODEL_SUITE)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [nbgrader_cell(k, textwrap.dedent(s), g, solution=sol, locked=lock)
-                for k, s, g, sol, lock in MODEL_SOLUTION]
-    nbformat.write(nb, content / "solutions" / "mini-model.ipynb")
-
-
 def sandbox_processes() -> set[str]:
     """uid, pid and command of every process running as a sandbox uid."""
     listing = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True,
@@ -168,8 +150,7 @@ def cnngrade(*args: str, course) -> str:
 
 
 def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
-    add_model_assignment(mini_course)
-    course = load_course(mini_course.course_dir)
+    course = add_assignment(mini_course, "mini-model", MODEL_TOML, MODEL_SOLUTION, MODEL_SUITE)
     token = uuid.uuid4().hex[:12]
     host_tmp = f"/tmp/cnngrade-corpus-{token}"
     hidden = course.data.hidden / f"corpus-{token}.npz"

@@ -7,17 +7,15 @@ is not a usable notebook is one sentence and exit code 2."""
 from __future__ import annotations
 
 import copy
-import textwrap
 
 import nbformat
 import pytest
-from conftest import filled, nbgrader_cell, template_of
+from conftest import add_assignment, filled, template_of
 from rich.console import Console
 from test_cli import cnngrade
 
 from autograder import check as check_module
 from autograder.check import MODEL_TEST, check_notebook
-from autograder.config import load_course
 from autograder.errors import CnnGradeError
 from autograder.notebook import grade_id
 from cli import render
@@ -277,20 +275,8 @@ def test_scale_small(student):
 
 def model_course(mini_course):
     """The mini course with a second assignment whose notebook builds a Keras model."""
-    content = mini_course.assignment("mini").template_dir.parent.parent
-    folder = content / "assignments" / "mini-model"
-    (folder / "public_tests").mkdir(parents=True)
-    (folder / "assignment.toml").write_text(MODEL_TOML)
-    (folder / "public_tests" / "test_public.py").write_text(MODEL_PUBLIC)
-    (content / "suites" / "mini-model").mkdir()
-    (content / "suites" / "mini-model" / "test_mini_model.py").write_text(MODEL_SUITE)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [nbgrader_cell(k, textwrap.dedent(s), g, solution=sol, locked=lock)
-                for k, s, g, sol, lock in MODEL_SOLUTION]
-    nbformat.write(nb, content / "solutions" / "mini-model.ipynb")
-    return load_course(mini_course.course_dir)
+    return add_assignment(mini_course, "mini-model", MODEL_TOML, MODEL_SOLUTION, MODEL_SUITE,
+                          MODEL_PUBLIC)
 
 
 @pytest.mark.slow
