@@ -223,9 +223,11 @@ _LOCKED_EDITED = re.compile(r"locked cell '(?P<gid>.+?)' was edited")
 _DUPLICATE = re.compile(r"cell '(?P<gid>.+?)' appears more than once")
 _TYPE_CHANGED = re.compile(r"answer cell '(?P<gid>.+?)' changed its type to (?P<type>\w+)")
 _DELETED = re.compile(r"(?P<kind>locked|answer) cell '(?P<gid>.+?)' was deleted")
+_CELL_WALL = re.compile(r"cell (?P<n>\d+) was stopped after (?P<s>[\d.]+) s without finishing")
 _CELL_TIMEOUT = re.compile(r"cell (?P<n>\d+) was stopped after (?P<s>[\d.]+) s")
 _KILLED = re.compile(r"cell (?P<n>\d+) killed the Python kernel")
-_NOTEBOOK_TIMEOUT = re.compile(r"time limit \((?P<s>[\d.]+) s\) was reached at cell (?P<n>\d+)")
+_NOTEBOOK_TIMEOUT = re.compile(
+    r"(?:time|wall-clock) limit \((?P<s>[\d.]+) s[^)]*\) was reached at cell (?P<n>\d+)")
 
 
 class _Context:
@@ -291,6 +293,7 @@ class _Context:
                                 (_DUPLICATE, self._duplicate),
                                 (_TYPE_CHANGED, self._type_changed),
                                 (_DELETED, self._deleted),
+                                (_CELL_WALL, self._cell_wall),
                                 (_CELL_TIMEOUT, self._cell_timeout),
                                 (_KILLED, self._killed),
                                 (_NOTEBOOK_TIMEOUT, self._notebook_timeout)):
@@ -405,11 +408,20 @@ class _Context:
         limits = self.assignment.limits
         return Finding(
             "points",
-            f"{_capital(self.executed_cell(int(match['n'])))} ran longer than the grader's "
-            f"limit of {limits.cell_timeout:g} s per cell: the grader stops and skips it, so "
-            "what it defines is missing when your answers are checked.",
+            f"{_capital(self.executed_cell(int(match['n'])))} computed longer than the "
+            f"grader's limit of {limits.cell_timeout:g} s of CPU time per cell: the grader "
+            "stops and skips it, so what it defines is missing when your answers are checked.",
             "Make it faster (fewer epochs or images, NumPy instead of Python loops); the "
             "grader's computer may be slower than yours.")
+
+    def _cell_wall(self, match: re.Match) -> Finding:
+        return Finding(
+            "points",
+            f"{_capital(self.executed_cell(int(match['n'])))} did not finish within "
+            f"{float(match['s']):g} s although it hardly computed: it sleeps, waits for input "
+            "or for something that never comes; the grader stops and skips it.",
+            "Remove input(), long time.sleep() calls and waits on locks, threads or other "
+            "processes.")
 
     def _killed(self, match: re.Match) -> Finding:
         limits = self.assignment.limits
@@ -426,12 +438,12 @@ class _Context:
         limits = self.assignment.limits
         return Finding(
             "points",
-            f"Your notebook ran past the grader's limit of {limits.notebook_timeout:g} s for "
+            f"Your notebook ran past the grader's limit of {float(match['s']):g} s for "
             f"the whole notebook, at {self.executed_cell(int(match['n']))}: the cells from "
             "there on are not run, and what they define is missing when your answers are "
             "checked.",
-            f"Make the notebook faster (each cell may take at most {limits.cell_timeout:g} s, "
-            "all of them together "
+            f"Make the notebook faster (each cell may compute for at most "
+            f"{limits.cell_timeout:g} s of CPU time, all of them together "
             f"{limits.notebook_timeout:g} s): fewer epochs or images.")
 
     def strays(self) -> list[Finding]:

@@ -77,14 +77,24 @@ def parse_size(value: str | int, where: str) -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    cell_timeout: float = 60.0
-    notebook_timeout: float = 600.0
-    call_timeout: float = 30.0
+    """The sandbox's limits. The three time limits count the submission's own work: the CPU
+    seconds of the kernel's whole process tree (autograder.cputime), so that a busy machine
+    gives the same verdict as an idle one. Each also has a wall-clock backstop,
+    `wall_factor` times as long, that stops what sleeps or waits forever (it uses no CPU).
+    Where CPU time cannot be read (no /proc), the limits count wall-clock seconds."""
+    cell_timeout: float = 60.0     # CPU seconds per cell
+    notebook_timeout: float = 600.0   # CPU seconds for all cells together
+    call_timeout: float = 30.0     # CPU seconds per call the checker makes into the kernel
     memory: int = 4 * 1024**3
     processes: int = 64
     file_size: int = 256 * 1024**2
     output_size: int = 2 * 1024**2
     threads: int = 1               # CPU threads the kernel's maths libraries may use
+    wall_factor: float = 4.0       # each wall-clock backstop is this many times its CPU limit
+
+    def wall(self, seconds: float) -> float:
+        """The wall-clock backstop of a CPU limit of `seconds`."""
+        return seconds * self.wall_factor
 
 
 @dataclass(frozen=True)
@@ -209,7 +219,10 @@ class Course:
                 output_size=parse_size(limits_data.get("output_size", defaults.output_size),
                                        where),
                 threads=int(limits_data.get("threads", defaults.threads)),
+                wall_factor=float(limits_data.get("wall_factor", defaults.wall_factor)),
             )
+            if limits.wall_factor < 1 or limits.threads < 0:
+                raise ValueError("wall_factor must be at least 1 and threads at least 0")
             return Assignment(
                 slug=slug,
                 title=str(data.get("title", slug)),

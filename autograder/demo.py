@@ -33,7 +33,8 @@ def samples_dir(course: Course, slug: str = DEMO_SLUG):
 def demo(course: Course, workers: int | None = None, slug: str = DEMO_SLUG,
          on_step: Callable[[str], None] | None = None,
          on_start: Callable[[int], None] | None = None,
-         on_done: Callable[[GradeOutcome], None] | None = None) -> DemoResult:
+         on_done: Callable[[GradeOutcome], None] | None = None,
+         on_plan: Callable[[str], None] | None = None) -> DemoResult:
     step = on_step or (lambda _message: None)
     course.assignment(slug)   # a clear message for an unknown slug
     if not samples_dir(course, slug).is_dir():
@@ -44,7 +45,8 @@ def demo(course: Course, workers: int | None = None, slug: str = DEMO_SLUG,
     step(f"collect the sample submissions from {samples_dir(course, slug)}")
     collected = collect(course, slug, samples_dir(course, slug))
     step("grade")
-    graded = grade(course, slug, workers=workers, on_start=on_start, on_done=on_done)
+    graded = grade(course, slug, workers=workers, on_start=on_start, on_done=on_done,
+                   on_plan=on_plan)
     report = class_report(course, slug)
     step("write the feedback pages")
     return DemoResult(released, collected, graded, report, write_feedback(course, slug))

@@ -30,10 +30,11 @@ from autograder.notebook import load_template, parse_notebook, restore_cells
 from autograder.proxy import StudentProxy
 from autograder.replay import Recorder, Replayer
 from autograder.results import build_results, ungradable
-from autograder.runners import RUNNERS, run_local, run_ray
+from autograder.runners import RUNNERS, detect_gpus, run_local, run_ray
 from autograder.sandbox import sandbox_kind
 from autograder.session import KernelGone, StudentKernel
 from autograder.store import Store, atomic_write
+from autograder.worker_plan import plan_workers
 
 REPLAY_FILE = "replay.zip"   # beside results.json: the kernel's answers (autograder.replay)
 
@@ -50,6 +51,10 @@ class GradeJob:
     data_layout: DataLayout | None = None
     gpu: str | None = None      # the GPU this job is pinned to (CUDA_VISIBLE_DEVICES)
     replay: bytes | None = None  # the kernel's recorded answers, to regrade without executing
+    threads: int | None = None  # CPU threads for the kernel (autograder.worker_plan)
+    # set when this is the run again alone of a submission a wall-clock limit stopped while
+    # others ran beside it: what stopped it the first time (autograder.runners)
+    rerun_of: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -68,6 +73,13 @@ class GradeSummary:
     slug: str
     graded: list[GradeOutcome] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    plan: str = ""              # how the run was laid out, one line (autograder.worker_plan)
+
+    @property
+    def rerun_alone(self) -> list[str]:
+        """Students graded again alone after a wall-clock stop beside others."""
+        return [o.student for o in self.graded
+                if (o.results.get("extra_data") or {}).get("rerun_alone")]
 
 
 def suite_hash(assignment: Assignment) -> str:
@@ -133,6 +145,10 @@ class Evaluation:
     executed: str | None = None
     record: bytes | None = None   # the kernel's answers (autograder.replay), when small enough
     replayed: bool = False        # graded from a record, without executing the notebook
+    wall_stops: list[str] = field(default_factory=list)   # what a wall-clock limit stopped
+    cpu_seconds: float = 0.0      # CPU seconds of the notebook's cells (their first runs)
+    slowest_cells: list[tuple[int, float, float]] = field(default_factory=list)
+    clock: str = "cpu"            # what the time limits counted: "cpu" or "wall"
 
 
 def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
@@ -143,23 +159,24 @@ def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
 
 
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
-             seed: int | None = None, layout: DataLayout | None = None) -> Evaluation:
+             seed: int | None = None, layout: DataLayout | None = None,
+             threads: int | None = None) -> Evaluation:
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
     Raises SubmissionError when the file is not a gradable notebook."""
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
         from autograder.nbgrader_compat import evaluate_nbgrader
-        return evaluate_nbgrader(data, name, assignment, layout)
+        return evaluate_nbgrader(data, name, assignment, layout, threads)
     restored = prepare(data, name, assignment)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))
     with StudentKernel(restored.notebook, assignment.limits, gpu=assignment.gpu,
-                       files=files, data=binds) as kernel:
+                       files=files, data=binds, threads=threads) as kernel:
         try:
             report = kernel.run_notebook()
         except KernelGone:
             message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
-            return Evaluation([], restored.problems, [message])
+            return Evaluation([], restored.problems, [message], clock=kernel.report.clock)
         recorder = Recorder(StudentProxy(kernel, assignment.limits.call_timeout))
         run = run_suite(suite_dir, recorder, seed,
                         context={"course_data": layout, "assignment": assignment})
@@ -172,7 +189,15 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
          "env": env_hash(), "seed": run.seed, "problems": problems,
          "cell_errors": report.errors, "notebook_seconds": round(report.seconds, 2)})
     return Evaluation(run.tests, problems, list(run.errors), run.seed, report.errors,
-                      round(report.seconds, 2), executed, record)
+                      round(report.seconds, 2), executed, record,
+                      wall_stops=list(report.wall_stops),
+                      cpu_seconds=round(report.cpu_seconds, 2),
+                      slowest_cells=slowest(report.cells), clock=report.clock)
+
+
+def slowest(cells: list[tuple[int, float, float]], n: int = 5) -> list[tuple[int, float, float]]:
+    """The `n` code cells that computed longest: (cell number, CPU s, wall s)."""
+    return sorted(cells, key=lambda c: (-c[1], -c[2]))[:n]
 
 
 def replay_matches(record: bytes, sha256: str, assignment: Assignment, env: str) -> bool:
@@ -214,12 +239,23 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
             ev = evaluate_replay(job.replay, asg, job.data_layout) if job.replay else None
             if ev is None:
                 ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir,
-                              job.seed, job.data_layout)
+                              job.seed, job.data_layout, job.threads)
         except SubmissionError as exc:
             return GradeOutcome(job.submission_id, job.student, "ungradable",
                                 ungradable(str(exc), asg.points, extra), time.monotonic() - start)
         extra.update(seed=ev.seed, problems=ev.problems, cell_errors=ev.cell_errors,
                      notebook_seconds=ev.notebook_seconds, replayed=ev.replayed)
+        if not ev.replayed:
+            extra.update(notebook_cpu_seconds=ev.cpu_seconds, clock=ev.clock,
+                         slowest_cells=[{"cell": n, "cpu_seconds": c, "wall_seconds": w}
+                                        for n, c, w in ev.slowest_cells])
+            if job.threads:
+                extra["kernel_threads"] = job.threads
+        if ev.wall_stops:
+            extra["wall_stops"] = ev.wall_stops
+        if job.rerun_of is not None:
+            extra["rerun_alone"] = True
+            extra["first_run_stops"] = list(job.rerun_of)
         total = sum(t.points for t in ev.tests)
         errors = list(ev.errors)
         if abs(total - asg.points) > 1e-9 and not errors:
@@ -298,9 +334,12 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
           force: bool = False, seed: int | None = None,
           on_start: Callable[[int], None] | None = None,
           on_done: Callable[[GradeOutcome], None] | None = None,
-          runner: str = "local", address: str | None = None) -> GradeSummary:
+          runner: str = "local", address: str | None = None,
+          on_plan: Callable[[str], None] | None = None) -> GradeSummary:
     """Grade the latest submission of every student (or one) of `slug`, on the `runner`
-    ("local": `workers` processes here; "ray": the Ray cluster at `address`)."""
+    ("local": `workers` processes here, None: as many as the machine and the assignment allow
+    (autograder.worker_plan); "ray": the Ray cluster at `address`). `on_plan` is told in one
+    line how many at a time and with how many threads each."""
     if runner not in RUNNERS:
         raise CnnGradeError(f"Unknown runner '{runner}'; use one of {', '.join(RUNNERS)}.")
     assignment = course.assignment(slug)
@@ -329,8 +368,18 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
                                      replay=record))
             if on_start:
                 on_start(len(jobs))
-            outcomes = (run_ray(jobs, grade_submission, address) if runner == "ray"
-                        else run_local(jobs, workers, grade_submission))
+            if runner == "ray":
+                summary.plan = (f"Grading {len(jobs)} submission(s) as Ray tasks, each asking "
+                                "for as many CPUs as its kernel gets threads.")
+                outcomes = run_ray(jobs, grade_submission, address)
+            else:
+                gpus = detect_gpus() if assignment.gpu else []
+                plan = plan_workers(assignment.limits, len(jobs), workers, gpus=len(gpus))
+                summary.plan = plan.describe(len(jobs))
+                outcomes = run_local(jobs, plan.workers, grade_submission, gpus,
+                                     threads=plan.threads, alone_threads=plan.alone_threads)
+            if on_plan and jobs:
+                on_plan(summary.plan)
             for outcome in outcomes:
                 write_outcome(course, slug, outcome, assignment.notebook)
                 book.record(outcome.submission_id, s_hash, e_hash, outcome.results,

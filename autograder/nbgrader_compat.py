@@ -368,7 +368,7 @@ def score_cells(executed: NotebookNode, source: Source) -> list[TestResult]:
 
 
 def evaluate_nbgrader(data: bytes, name: str, assignment: Assignment,
-                      layout: DataLayout | None = None) -> Any:
+                      layout: DataLayout | None = None, threads: int | None = None) -> Any:
     """Grade one submission of an nbgrader assignment as `nbgrader autograde` would; returns an
     autograder.grade.Evaluation. Raises SubmissionError when the file cannot be graded."""
     from autograder.grade import Evaluation
@@ -380,12 +380,12 @@ def evaluate_nbgrader(data: bytes, name: str, assignment: Assignment,
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))
     with NbgraderKernel(nb, assignment.limits, gpu=assignment.gpu, files=files,
-                        data=binds) as kernel:
+                        data=binds, threads=threads) as kernel:
         try:
             report = kernel.run_notebook()
         except KernelGone:
             message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
-            return Evaluation([], problems, [message])
+            return Evaluation([], problems, [message], clock=kernel.report.clock)
         executed = kernel.nb
         for index, why in kernel.skipped.items():   # never run: no output must not mean a pass
             cell = executed.cells[index]
@@ -399,9 +399,12 @@ def evaluate_nbgrader(data: bytes, name: str, assignment: Assignment,
         errors.append(f"the notebook's autograded test cells are worth {source.points:g} points "
                       f"but assignment.toml says {assignment.points:g}; run `cnngrade "
                       "import-nbgrader` again or fix points")
+    from autograder.grade import slowest
     return Evaluation(tests, problems + report.problems, errors, None, report.errors,
                       round(report.seconds, 2),
-                      nbformat.writes(executed))
+                      nbformat.writes(executed), wall_stops=list(report.wall_stops),
+                      cpu_seconds=round(report.cpu_seconds, 2),
+                      slowest_cells=slowest(report.cells), clock=report.clock)
 
 
 # -- importing an nbgrader course -----------------------------------------------------------

@@ -101,6 +101,10 @@ class ClassReport:
     def late(self) -> int:
         return sum(1 for row in self.rows if row.submission.late)
 
+    def rerun_alone(self) -> int:
+        """Results that come from a run again alone (after a wall-clock stop beside others)."""
+        return sum(1 for row in self.rows if rerun_alone(row))
+
 
 def _final_scores(course: Course, slug: str, rows: list[GradeRow], student: str | None
                   ) -> tuple[dict[str, float], dict[str, list[dict]], dict[str, dict]]:
@@ -136,6 +140,21 @@ def seconds(row: GradeRow) -> float:
     """What makes a submission slow: its notebook's run time, else the grading time."""
     ran = notebook_seconds(row)
     return row.seconds if ran is None else ran
+
+
+def rerun_alone(row: GradeRow) -> list[str] | None:
+    """What a wall-clock limit stopped in the first run, where this result comes from the run
+    again alone that followed (autograder.runners); None for an ordinary result."""
+    extra = row.results.get("extra_data") or {}
+    if not extra.get("rerun_alone"):
+        return None
+    return [str(s) for s in extra.get("first_run_stops") or []]
+
+
+def cpu_seconds(row: GradeRow) -> float | None:
+    """The CPU seconds the notebook's cells used (what the time limits count)."""
+    value = (row.results.get("extra_data") or {}).get("notebook_cpu_seconds")
+    return float(value) if isinstance(value, (int, float)) and value >= 0 else None
 
 
 def problems(row: GradeRow) -> list[str]:

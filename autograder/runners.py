@@ -8,6 +8,16 @@ GPUs: when an assignment says `gpu = true`, the local runner grades at most one 
 GPU at a time, pinned with CUDA_VISIBLE_DEVICES; the Ray runner asks for `num_gpus=1` and Ray
 pins the task. Which GPUs the local runner uses: CNNGRADE_GPUS ("0,1"; "" for none) if set, else
 CUDA_VISIBLE_DEVICES if set, else the GPUs `nvidia-smi -L` lists.
+
+Threads: each job carries the CPU threads its kernel may use (autograder.worker_plan); the Ray
+runner asks for as many CPUs per task, so Ray never puts more kernel threads on a node than it
+has cores.
+
+Graded again alone: a submission that a wall-clock limit stopped while other submissions ran
+beside it (its outcome's `extra_data.wall_stops`) may have been starved of CPU by them, so that
+stop does not count yet: both runners hold its outcome back and, once every other submission is
+done, grade it again with nothing beside it (and every core); that second outcome is the one
+yielded, marked `rerun_alone` with the first run's stops.
 """
 
 from __future__ import annotations
@@ -55,9 +65,23 @@ def _failed(job: Any, exc: BaseException) -> Any:
                                    job.assignment.points, extra), 0.0)
 
 
+def stopped_by_wall(outcome: Any) -> bool:
+    """A wall-clock limit stopped something of this outcome's run (see the module's doc)."""
+    return bool((outcome.results.get("extra_data") or {}).get("wall_stops"))
+
+
+def _again_alone(job: Any, first: Any, threads: int | None) -> Any:
+    return replace(job, threads=threads, rerun_of=tuple(
+        str(s) for s in first.results["extra_data"]["wall_stops"]))
+
+
 def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
-              gpus: list[str] | None = None) -> Iterator[Any]:
-    """`workers` submissions at a time in fresh worker processes; GPU assignments one per GPU."""
+              gpus: list[str] | None = None, threads: int | None = None,
+              alone_threads: int | None = None) -> Iterator[Any]:
+    """`workers` submissions at a time in fresh worker processes, each kernel with `threads`
+    CPU threads (None: the assignment's own); GPU assignments one per GPU. A submission stopped
+    by a wall-clock limit while others ran beside it is graded again alone at the end, with
+    `alone_threads`."""
     if not jobs:
         return
     workers = max(1, workers or os.cpu_count() or 1)
@@ -66,13 +90,25 @@ def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
     slots: list[str | None] = list(gpus[:workers]) if use_gpus else [None] * workers
     slots = slots[:len(jobs)]
     context = multiprocessing.get_context("spawn")
-    queue = list(jobs)
+    queue = [replace(job, threads=threads) for job in jobs]
+    held: list[tuple[Any, Any]] = []   # (job, its first outcome)
     with ProcessPoolExecutor(max_workers=len(slots), mp_context=context) as pool:
         pending: dict[Future, tuple[Any, str | None]] = {}
+        company: set[Future] = set()   # jobs that had another job running beside them
 
-        def submit(slot: str | None) -> None:
-            job = replace(queue.pop(0), gpu=slot) if use_gpus else queue.pop(0)
-            pending[pool.submit(grade, job)] = (job, slot)
+        def submit(slot: str | None, job: Any | None = None) -> None:
+            job = job if job is not None else queue.pop(0)
+            job = replace(job, gpu=slot) if use_gpus else job
+            future = pool.submit(grade, job)
+            if pending:
+                company.update(pending, [future])
+            pending[future] = (job, slot)
+
+        def finished(future: Future, job: Any) -> Any:
+            try:
+                return future.result()
+            except Exception as exc:   # the worker process itself died
+                return _failed(job, exc)
 
         for slot in slots:
             submit(slot)
@@ -80,21 +116,39 @@ def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 job, slot = pending.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:   # the worker process itself died
-                    outcome = _failed(job, exc)
+                outcome = finished(future, job)
+                if future in company and stopped_by_wall(outcome):
+                    held.append((job, outcome))
+                else:
+                    yield outcome
+                company.discard(future)
                 if queue:
                     submit(slot)
-                yield outcome
+        for job, first in held:   # one at a time, nothing beside it (job keeps its GPU)
+            future = pool.submit(grade, _again_alone(job, first, alone_threads))
+            wait([future])
+            yield finished(future, job)
+
+
+def ray_threads(declared: int, jobs: int, nodes: list[dict]) -> tuple[int, int]:
+    """(CPUs per task, CPUs of a task run again alone) on a Ray cluster whose alive nodes are
+    `nodes` (ray.nodes()): the assignment's `threads` where it names them, else each task's
+    share of the cluster's CPUs, never more than the largest node has."""
+    cpus = [int(n.get("Resources", {}).get("CPU", 0)) for n in nodes if n.get("Alive", True)]
+    largest = max([c for c in cpus if c > 0], default=1)
+    if declared > 0:
+        return min(declared, largest), min(declared, largest)
+    return max(1, min(largest, sum(cpus) // max(1, jobs))), largest
 
 
 def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = None,
-            num_cpus: float = 1) -> Iterator[Any]:
+            threads: int | None = None) -> Iterator[Any]:
     """One Ray task per submission on the cluster at `address` (None: a local Ray instance,
     started here and stopped afterwards). Each task runs in a fresh worker process
-    (`max_calls=1`, so TensorFlow's GPU memory is freed) and asks for one GPU where the
-    assignment needs one; the outcomes come back to this process, which alone writes them."""
+    (`max_calls=1`, so TensorFlow's GPU memory is freed), asks for as many CPUs as its kernel
+    gets threads (`threads`, else see ray_threads) and for one GPU where the assignment needs
+    one; the outcomes come back to this process, which alone writes them. A task stopped by a
+    wall-clock limit while other tasks ran is run again alone at the end."""
     if not jobs:
         return
     try:
@@ -119,18 +173,38 @@ def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = 
                                 "ray://head:10001 or auto) and that the cluster runs the same "
                                 "Python and cnngrade.") from None
     try:
+        share, alone = ray_threads(int(jobs[0].assignment.limits.threads), len(jobs),
+                                   ray.nodes())
+        share = threads or share
         task = ray.remote(max_calls=1)(grade)
-        refs = {task.options(num_cpus=num_cpus,
-                             num_gpus=1 if job.assignment.gpu else 0).remote(job): job
-                for job in jobs}
+
+        def start(job: Any, cpus: int) -> Any:
+            return task.options(num_cpus=cpus, num_gpus=1 if job.assignment.gpu else 0
+                                ).remote(replace(job, threads=cpus))
+
+        def finished(ref: Any, job: Any) -> Any:
+            try:
+                return ray.get(ref)
+            except Exception as exc:   # the task's worker died
+                return _failed(job, exc)
+
+        refs = {start(job, share): job for job in jobs}
+        company = len(refs) > 1
+        held = []
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
                 job = refs.pop(ref)
-                try:
-                    yield ray.get(ref)
-                except Exception as exc:   # the task's worker died
-                    yield _failed(job, exc)
+                outcome = finished(ref, job)
+                if company and stopped_by_wall(outcome):
+                    held.append((job, outcome))
+                else:
+                    yield outcome
+        for job, first in held:   # one at a time, nothing of this run beside it
+            again = _again_alone(job, first, alone)
+            ref = task.options(num_cpus=alone, num_gpus=1 if job.assignment.gpu else 0
+                               ).remote(again)
+            yield finished(ref, job)
     finally:
         if started:
             ray.shutdown()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.config import Limits
+from autograder.worker_plan import machine_cores
 
 HOME = "/home/student"
 UID_BASE = 61000
@@ -37,6 +38,9 @@ class SandboxPlan:
     # read-only public data: (path here, path below the kernel's ~/.keras, e.g.
     # "datasets/fashion-mnist" or "models/vgg16_..._notop.h5")
     data: tuple[tuple[Path, str], ...] = ()
+    # CPU threads the kernel's maths libraries may use: the runner's share of the cores
+    # (autograder.worker_plan); None: the assignment's `threads` (0: every core)
+    threads: int | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,7 +58,8 @@ def sandbox_kind() -> str:
 
 def _works(argv: list[str]) -> bool:
     try:
-        return subprocess.run(argv, capture_output=True, timeout=20).returncode == 0
+        # generous: on a busy machine a slow probe must not weaken the sandbox
+        return subprocess.run(argv, capture_output=True, timeout=300).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -88,6 +93,7 @@ def _unshare_base() -> list[str]:
 
 
 def _rlimits(limits: Limits) -> list[str]:
+    # a last resort per process: the CPU watch (autograder.cputime) stops cells long before
     cpu = int(limits.notebook_timeout * 2) + 60
     return ["prlimit", f"--as={limits.memory}", f"--nproc={limits.processes}",
             f"--fsize={limits.file_size}", "--nofile=1024", f"--cpu={cpu}", "--core=0", "--"]
@@ -152,7 +158,7 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        **_thread_settings(plan.limits.threads),
+        **_thread_settings(plan.threads if plan.threads else plan.limits.threads),
         "JUPYTER_PLATFORM_DIRS": "1",
         "KERAS_HOME": (f"{HOME}/.keras" if sandbox_kind() == "bwrap"
                        else str(plan.scratch / ".keras")),
@@ -166,10 +172,11 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
 
 def _thread_settings(threads: int) -> dict[str, str]:
     """How many CPU threads the kernel's NumPy/TensorFlow may use (0: all cores)."""
-    count = str(threads if threads > 0 else os.cpu_count() or 1)
+    count = str(threads if threads > 0 else machine_cores())
     count = os.environ.get("CNNGRADE_KERNEL_THREADS", count)
     return {"OMP_NUM_THREADS": count, "OPENBLAS_NUM_THREADS": count, "MKL_NUM_THREADS": count,
-            "TF_NUM_INTRAOP_THREADS": count, "TF_NUM_INTEROP_THREADS": "2"}
+            "TF_NUM_INTRAOP_THREADS": count,
+            "TF_NUM_INTEROP_THREADS": str(min(2, max(1, int(count)))) if count.isdigit() else "2"}
 
 
 def data_target(rel: str) -> str:

@@ -101,16 +101,20 @@ def _with_progress(run, *args, steps: bool = False, **kwargs):
         def on_step(message: str) -> None:
             progress.console.print(f"[bold cyan]→[/] {message}")
 
+        def on_plan(line: str) -> None:
+            from rich.markup import escape
+            progress.console.print(escape(line), highlight=False)
+
         if steps:
             kwargs["on_step"] = on_step
-        return run(*args, on_start=on_start, on_done=on_done, **kwargs)
+        return run(*args, on_start=on_start, on_done=on_done, on_plan=on_plan, **kwargs)
 
 
 @cnngrade.command("grade")
 @click.argument("slug")
 @click.option("--student", help="Grade only this student's latest submission.")
 @click.option("--workers", type=click.IntRange(min=1), help="Submissions graded at once "
-              "(default: the number of cores).")
+              "(default: chosen from the cores, the memory and the assignment's limits).")
 @click.option("--force", is_flag=True, help="Grade again even where a cached result exists.")
 @click.option("--runner", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="local: worker processes here; ray: a Ray cluster.")

@@ -43,6 +43,12 @@ def grade(console: Console, summary) -> None:
                                     (outcome.status, style), f" ({outcome.seconds:.1f} s)"))
         if outcome.status != "graded":
             console.print(Text(f"    {_first_line(res.get('output', ''))}", style=style))
+        if (res.get("extra_data") or {}).get("rerun_alone"):
+            console.print(Text("    graded again alone: a wall-clock limit stopped it while "
+                               "other submissions ran beside it", style="cyan"))
+    if summary.rerun_alone:
+        console.print(f"{len(summary.rerun_alone)} submission(s) graded again alone after a "
+                      f"wall-clock stop beside others: {', '.join(summary.rerun_alone)}.")
 
 
 # -- cnngrade report -----------------------------------------------------------------------
@@ -135,6 +141,8 @@ def _class_summary(console: Console, rep) -> None:
         graded += " (" + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ")"
     if rep.late():
         graded += f", {rep.late()} late"
+    if rep.rerun_alone():
+        graded += f", {rep.rerun_alone()} graded again alone after a wall-clock stop"
     table.add_row("graded", graded)
     if rep.ungraded:
         table.add_row("not graded yet", Text(f"{len(rep.ungraded)}: {_names(rep.ungraded)}"))
@@ -355,7 +363,7 @@ def _one_student(console: Console, rep, row) -> None:
     """`--student ID`: everything about one result: when it was submitted and graded, late or
     not, how long it ran, every test with its description, points and message, the notebook's
     problems, the grader's errors and each test's extra tables."""
-    from autograder.report import notebook_seconds, problems
+    from autograder.report import cpu_seconds, notebook_seconds, problems, rerun_alone
     res = row.results
     sub = row.submission
     extra = res.get("extra_data") or {}
@@ -369,10 +377,19 @@ def _one_student(console: Console, rep, row) -> None:
                                    style="bold red" if sub.late else ""))
     info.add_row("graded", f"{row.graded_at} ({row.status})")
     ran = notebook_seconds(row)
-    timing = ("" if ran is None else f"notebook {ran:.1f} s, ") + f"grading {row.seconds:.1f} s"
+    cpu = cpu_seconds(row)
+    timing = ("" if ran is None else f"notebook {ran:.1f} s"
+              + ("" if cpu is None else f" ({cpu:.1f} s of CPU time)") + ", ") \
+        + f"grading {row.seconds:.1f} s"
     if extra.get("replayed"):
         timing += " (graded from the recorded answers, without running the notebook again)"
     info.add_row("time", timing)
+    first = rerun_alone(row)
+    if first is not None:
+        info.add_row("graded again", Text(
+            "alone, after a wall-clock limit stopped its first run while other submissions ran "
+            "beside it; this result is the second run's. First run: "
+            + (" ".join(first) or "stopped"), style="cyan"))
     if "cell_errors" in extra:
         info.add_row("cell errors", str(extra["cell_errors"]))
     if "seed" in extra:

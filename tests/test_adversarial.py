@@ -131,7 +131,7 @@ def sandbox_processes() -> set[str]:
             if line.split() and UID_BASE <= int(line.split()[0]) < UID_BASE + 4000}
 
 
-def outlived(before: set[str], wait: float = 10.0) -> set[str]:
+def outlived(before: set[str], wait: float = 120.0) -> set[str]:
     """Sandboxed processes started since `before` that are still running after `wait` s."""
     deadline = time.monotonic() + wait
     while (left := sandbox_processes() - before) and time.monotonic() < deadline:
@@ -143,7 +143,7 @@ def cnngrade(*args: str, course) -> str:
     """What `cnngrade ARGS` prints for the course (stdout and stderr), on a wide terminal."""
     proc = subprocess.run([str(Path(sys.executable).parent / "cnngrade"), *args,
                            "--course-dir", str(course.course_dir)], capture_output=True,
-                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "COLUMNS": "400",
+                          text=True, timeout=900, env={"PATH": "/usr/bin:/bin", "COLUMNS": "400",
                                                        "HOME": str(Path.home())})
     assert proc.returncode == 0, proc
     return proc.stdout + proc.stderr
@@ -229,7 +229,7 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
     assert "killed the Python kernel" in problems("os-exit")
     assert "time limit per cell" in problems("infinite-loop")
     loop = {t["name"]: t["output"] for t in results("mini", "loop-in-call")["tests"]}
-    assert "did not finish within" in loop["test_square"]
+    assert "computed for more than 10 s (the time limit per call)" in loop["test_square"]
     # ... and when a model carries code
     lam = {t["name"]: t["output"] for t in results("mini-model", "lambda-layer")["tests"]}
     assert "could not be loaded by the grader" in lam["test_model"]

@@ -137,8 +137,9 @@ def test_time_limit_killed_kernel_and_errors_in_the_sandbox(mini_course, tmp_pat
     assert all(t.status == "passed" for t in result.tests)
     whats = [f.what for f in result.findings]
     assert [f.level for f in result.findings] == ["points"] * 3, whats
-    assert whats[0].startswith("The cell `import time` ran longer than the grader's limit of "
-                               "1 s per cell")
+    # it sleeps: it uses no CPU time, and the wall-clock backstop (4 x 1 s) stops it
+    assert whats[0].startswith("The cell `import time` did not finish within 4 s although it "
+                               "hardly computed"), whats[0]
     assert whats[1].startswith("The cell `import os` killed the Python kernel in the grader's "
                                "sandbox") and "1 GiB of memory" in whats[1]
     assert whats[2] == ("The cell `import package_only_on_my_laptop` raised "

@@ -15,7 +15,7 @@ CNNGRADE = [str(Path(sys.executable).parent / "cnngrade")]
 
 def cnngrade(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(CNNGRADE + [str(a) for a in args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200",
+                          cwd=cwd, timeout=900, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200",
                                                      "HOME": str(Path.home())})
 
 
@@ -100,7 +100,7 @@ def test_data_prepare(tmp_path):
         return subprocess.run(CNNGRADE + ["data", "prepare", "--course-dir", str(course),
                                           "--only", "fashion-mnist", "--only", "two-class",
                                           *args],
-                              capture_output=True, text=True, env=env, timeout=120)
+                              capture_output=True, text=True, env=env, timeout=900)
 
     first = run()
     assert first.returncode == 0, first.stderr

@@ -202,9 +202,9 @@ def test_zip_with_100k_members_is_capped_and_fast(mini_course, tmp_path):
         for i in range(100_000):
             archive.writestr(zipfile.ZipInfo(f"f{i}.txt"), b"x")
     path = _write(tmp_path / "many.zip", buffer.getvalue())
-    started = time.monotonic()
+    started = time.process_time()   # CPU time: the same on a busy machine as on an idle one
     report = collect(mini_course, "mini", path)
-    assert time.monotonic() - started < 10
+    assert time.process_time() - started < 10
     assert report.added == [("first", "mini.ipynb")]
     assert "many.zip holds 100001 files, more than the 10000" in report.problems[0]
     assert len(report.problems) == MAX_PROBLEMS + 1
@@ -303,7 +303,7 @@ def test_lms_namesakes_are_not_merged(mini_course, tmp_path):
 
 # -- folders: links and special files --------------------------------------------------------
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(600)   # a hang guard (a pipe read would block), not a speed test
 def test_folder_links_pipes_sockets_and_devices_are_skipped(mini_course, tmp_path):
     inbox = tmp_path / "inbox"
     submit(inbox, "ada", _nb(mini_course, "ada"))
@@ -335,7 +335,7 @@ def test_folder_links_pipes_sockets_and_devices_are_skipped(mini_course, tmp_pat
     assert len(stored) == 1
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(600)   # a hang guard (a pipe read would block), not a speed test
 def test_exchange_links_and_pipes(mini_course, tmp_path):
     inbound = tmp_path / "exchange" / "inbound"
     stamp = "2026-03-01 10:00:00.000000 UTC"
@@ -375,7 +375,7 @@ def test_files_that_are_not_notebooks(mini_course, tmp_path):
                                "nothing was collected from it."]
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(600)   # a hang guard (a pipe read would block), not a speed test
 def test_bad_sources_raise_one_sentence(mini_course, tmp_path):
     good = _zip({"ada_1_2_mini.ipynb": _nb(mini_course, "ada")})
     cases = {

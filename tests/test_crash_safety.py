@@ -59,7 +59,7 @@ def child(script: str, *args: object) -> subprocess.Popen:
     return start([sys.executable, "-c", code, *args])
 
 
-def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+def finish(proc: subprocess.Popen, timeout: float = 900) -> tuple[int, str]:
     """Wait for `proc`, then kill whatever of its group is left; its exit status and stderr."""
     try:
         proc.wait(timeout=timeout)
@@ -112,7 +112,7 @@ def collected(course_dir: Path) -> int:
     path = course_dir / "gradebook.sqlite"
     if not path.exists():
         return 0
-    db = sqlite3.connect(path, timeout=10)
+    db = sqlite3.connect(path, timeout=120)
     try:
         return db.execute("SELECT count(*) FROM submissions").fetchone()[0]
     except sqlite3.OperationalError:   # no table yet

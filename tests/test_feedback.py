@@ -196,7 +196,7 @@ def test_user_mistakes_are_one_sentence(mini_course, tmp_path):
         write_feedback(mini_course, "mini", "ghost")
     proc = subprocess.run([CNNGRADE, "feedback", "mini", "--course-dir",
                            str(mini_course.course_dir)], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=900)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
     assert "graded yet" in " ".join(proc.stderr.split())
 
@@ -242,7 +242,7 @@ def test_pages_for_a_graded_class(mini_course, tmp_path):
 
     proc = subprocess.run([CNNGRADE, "feedback", "mini", "--student", "bravo-2",
                            "--course-dir", str(mini_course.course_dir)], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert "Wrote 1 feedback page(s)" in proc.stdout and "bravo-2" in proc.stdout
 
@@ -250,7 +250,7 @@ def test_pages_for_a_graded_class(mini_course, tmp_path):
 def chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
                            f"--user-data-dir={tmp / 'chromium-profile'}", *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow

@@ -74,7 +74,7 @@ STUDENTS = {
 
 def run(*args: str, cwd: Path) -> None:
     proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=NBGRADER_ENV,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
 

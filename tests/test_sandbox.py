@@ -83,8 +83,9 @@ def test_environment_is_not_leaked(monkeypatch):
 
 
 def test_whole_notebook_time_limit_keeps_what_ran():
+    # sleeping cells use no CPU time: the notebook's wall-clock backstop (2 x 5 s) stops them
     limits = Limits(cell_timeout=20, notebook_timeout=5, memory=1024**3, processes=32,
-                    file_size=1024**2)
+                    file_size=1024**2, wall_factor=2)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code) for code in
                 ["import time\nx = 41\ntime.sleep(3)", "time.sleep(30)", "y = 1"]]
@@ -94,8 +95,27 @@ def test_whole_notebook_time_limit_keeps_what_ran():
         # is what the checker sees
         outputs = kernel.run_code("print(x + 1, 'y' in globals())", 10)
     assert outputs[0]["text"] == "42 False\n"
-    assert report.problems == ["the notebook's time limit (5 s) was reached at cell 2; the "
-                               "cells from there on were not run."]
+    assert report.problems == ["the notebook's wall-clock limit (10 s) was reached at cell 2 "
+                               "(its cells slept, waited or were starved of CPU); the cells "
+                               "from there on were not run."]
+    assert report.wall_stops == report.problems
+
+
+def test_whole_notebook_cpu_budget_keeps_what_ran():
+    # computing cells: the notebook's CPU budget (3 s) stops the loop, however busy the
+    # machine (the wall-clock backstop, 100 x 3 s, is far away)
+    limits = Limits(cell_timeout=60, notebook_timeout=3, memory=1024**3, processes=32,
+                    file_size=1024**2, wall_factor=100)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in
+                ["x = 41", "while True:\n    pass", "y = 1"]]
+    with StudentKernel(nb, limits) as kernel:
+        report = kernel.run_notebook()
+        outputs = kernel.run_code("print(x + 1, 'y' in globals())", 10)
+    assert outputs[0]["text"] == "42 False\n"
+    assert report.problems == ["the notebook's time limit (3 s of computing) was reached at "
+                               "cell 2; the cells from there on were not run."]
+    assert report.wall_stops == [] and report.cpu_seconds >= 3
 
 
 def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
