@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python scripts/bench_nbgrader.py --n 20
 	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20
 	$(BIN)/python scripts/bench_runners.py --slug keras-convnet --n 4
+	$(BIN)/python scripts/bench_load.py --styles
 
 lint: setup
 	$(BIN)/ruff check autograder cli tests scripts

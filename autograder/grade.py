@@ -149,6 +149,7 @@ class Evaluation:
     cpu_seconds: float = 0.0      # CPU seconds of the notebook's cells (their first runs)
     slowest_cells: list[tuple[int, float, float]] = field(default_factory=list)
     clock: str = "cpu"            # what the time limits counted: "cpu" or "wall"
+    call_cpu_seconds: float = 0.0   # the most CPU seconds one checker call used
 
 
 def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
@@ -187,12 +188,14 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     record = None if run.errors else recorder.export(
         {"sha256": hashlib.sha256(data).hexdigest(), "exec": exec_hash(assignment),
          "env": env_hash(), "seed": run.seed, "problems": problems,
-         "cell_errors": report.errors, "notebook_seconds": round(report.seconds, 2)})
+         "cell_errors": report.errors, "notebook_seconds": round(report.seconds, 2),
+         "notebook_cpu_seconds": round(report.cpu_seconds, 2)})
     return Evaluation(run.tests, problems, list(run.errors), run.seed, report.errors,
                       round(report.seconds, 2), executed, record,
                       wall_stops=list(report.wall_stops),
                       cpu_seconds=round(report.cpu_seconds, 2),
-                      slowest_cells=slowest(report.cells), clock=report.clock)
+                      slowest_cells=slowest(report.cells), clock=report.clock,
+                      call_cpu_seconds=round(kernel.report.call_cpu_seconds, 2))
 
 
 def slowest(cells: list[tuple[int, float, float]], n: int = 5) -> list[tuple[int, float, float]]:
@@ -221,7 +224,8 @@ def evaluate_replay(record: bytes, assignment: Assignment,
     if replayer.missed or run.errors:
         return None
     return Evaluation(run.tests, list(meta["problems"]), [], run.seed, int(meta["cell_errors"]),
-                      float(meta["notebook_seconds"]), None, None, replayed=True)
+                      float(meta["notebook_seconds"]), None, None, replayed=True,
+                      cpu_seconds=float(meta.get("notebook_cpu_seconds", 0.0)))
 
 
 def grade_submission(job: GradeJob) -> GradeOutcome:
@@ -245,8 +249,9 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
                                 ungradable(str(exc), asg.points, extra), time.monotonic() - start)
         extra.update(seed=ev.seed, problems=ev.problems, cell_errors=ev.cell_errors,
                      notebook_seconds=ev.notebook_seconds, replayed=ev.replayed)
+        extra["notebook_cpu_seconds"] = ev.cpu_seconds
         if not ev.replayed:
-            extra.update(notebook_cpu_seconds=ev.cpu_seconds, clock=ev.clock,
+            extra.update(clock=ev.clock, slowest_call_cpu_seconds=ev.call_cpu_seconds,
                          slowest_cells=[{"cell": n, "cpu_seconds": c, "wall_seconds": w}
                                         for n, c, w in ev.slowest_cells])
             if job.threads:

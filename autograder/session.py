@@ -39,6 +39,7 @@ class ExecutionReport:
     # (cell number, CPU seconds, wall seconds) of each code cell's first run
     cells: list[tuple[int, float, float]] = field(default_factory=list)
     clock: str = "cpu"          # "cpu": the limits counted CPU time; "wall": the wall clock
+    call_cpu_seconds: float = 0.0   # the most CPU seconds one checker call used
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,7 @@ class StudentKernel:
             raise KernelGone("it killed the Python kernel (it exited, crashed or ran out of "
                              "memory)") from None
         finally:
+            self.report.call_cpu_seconds = max(self.report.call_cpu_seconds, watch.used)
             if self.client is not None:
                 self.client.output_cap = self.limits.output_size
             self.nb.cells.pop()

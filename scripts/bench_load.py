@@ -55,13 +55,17 @@ def notebooks(slug: str, styles: bool) -> dict[str, bytes]:
     out = {"reference": (ROOT / "solutions" / "samples" / slug / "perfect" / f"{slug}.ipynb")
            .read_bytes()}
     if styles:
-        import honest_styles
-        for style in honest_styles.STYLES.get(slug, {}):
-            out[style] = honest_styles.notebook_bytes(slug, style)
+        import nbformat
+        from honest_styles import STYLES, answers, filled, solution_sources
+        solution = ROOT / "solutions" / f"{slug}.ipynb"
+        for style in STYLES.get(slug, {}):
+            nb = filled(solution, slug, answers(slug, style, solution_sources(solution)))
+            out[style] = nbformat.writes(nb).encode()
     return out
 
 
-def run(slug: str, styles: bool, copies: int, headroom: float) -> None:
+def run(slug: str, styles: bool, copies: int, headroom: float,
+        modes: tuple[str, ...] = ("alone", "busy")) -> None:
     from autograder.collect import collect
     from autograder.config import load_course
     from autograder.grade import grade
@@ -72,7 +76,7 @@ def run(slug: str, styles: bool, copies: int, headroom: float) -> None:
     real = load_course(Path(tempfile.mkdtemp())).assignment(slug).limits
     print(f"\n{slug}: limits cell {real.cell_timeout:g} s, notebook {real.notebook_timeout:g} s "
           f"of CPU time (wall-clock backstops x{real.wall_factor:g})", flush=True)
-    for mode in ("alone", "busy"):
+    for mode in modes:
         work = Path(tempfile.mkdtemp(prefix=f"cnngrade-load-{slug}-"))
         course = load_course(content_copy(work, slug, headroom))
         release(course, slug, update_template=False)
@@ -99,7 +103,8 @@ def run(slug: str, styles: bool, copies: int, headroom: float) -> None:
                   f"{extra.get('notebook_seconds', 0):6.1f} s wall "
                   f"{extra.get('notebook_cpu_seconds', 0):6.1f} s CPU;  slowest cell "
                   f"{cells[0].get('cell', '-')}: {cells[0].get('wall_seconds', 0):6.1f} s wall "
-                  f"{cells[0].get('cpu_seconds', 0):6.1f} s CPU", flush=True)
+                  f"{cells[0].get('cpu_seconds', 0):6.1f} s CPU;  slowest call "
+                  f"{extra.get('slowest_call_cpu_seconds', 0):5.1f} s CPU", flush=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -112,9 +117,11 @@ def main() -> int:
                         help="copies of each notebook in the busy batch")
     parser.add_argument("--headroom", type=float, default=4.0,
                         help="the copy's time limits are this many times the assignment's")
+    parser.add_argument("--mode", choices=("alone", "busy"), action="append",
+                        help="only this mode (default: both)")
     args = parser.parse_args()
     for slug in args.slug or TRAINING:
-        run(slug, args.styles, args.copies, args.headroom)
+        run(slug, args.styles, args.copies, args.headroom, tuple(args.mode or ("alone", "busy")))
     return 0
 
 

@@ -109,9 +109,9 @@ def test_computing_cells_are_stopped_by_their_cpu_time():
 @pytest.mark.slow
 def test_cells_that_wait_are_stopped_by_the_wall_clock_backstop():
     """Sleeping, a deadlock and a forked child that sleeps use no CPU time: the wall-clock
-    backstop (3 x 1 s) stops each, with its own sentence."""
+    backstop (8 x 1 s) stops each, with its own sentence."""
     limits = Limits(cell_timeout=1, notebook_timeout=300, memory=GiB, processes=32,
-                    file_size=GiB // 64, wall_factor=3)
+                    file_size=GiB // 64, wall_factor=8)
     problems, wall = _run([
         "alive = 'yes'",
         "import time\ntime.sleep(10**6)",
@@ -120,11 +120,22 @@ def test_cells_that_wait_are_stopped_by_the_wall_clock_backstop():
         "os.waitpid(pid, 0)",
         "import select\nselect.select([], [], [])",
     ], limits)
-    sentences = [f"cell {n} was stopped after 3 s without finishing (wall-clock limit per "
+    sentences = [f"cell {n} was stopped after 8 s without finishing (wall-clock limit per "
                  "cell: it slept, waited or was starved of CPU); it was skipped." for n in
                  (2, 3, 4, 5)]
     assert problems == sentences
     assert wall == sentences
+
+
+@pytest.mark.slow
+def test_without_proc_the_limits_count_the_wall_clock(monkeypatch):
+    """Where CPU time cannot be read, each limit is a wall-clock limit of its own length."""
+    monkeypatch.setattr(cputime, "available", lambda: False)
+    limits = Limits(cell_timeout=2, notebook_timeout=120, memory=GiB, processes=32,
+                    file_size=GiB // 64)
+    problems, wall = _run(["alive = 'yes'", "import time\ntime.sleep(10**6)"], limits)
+    assert problems == ["cell 2 was stopped after 2 s (time limit per cell); it was skipped."]
+    assert wall == problems   # a wall-clock stop: graded again alone if others ran beside it
 
 
 # -- a CPU hog beside the grader ---------------------------------------------------------------
@@ -204,7 +215,7 @@ def test_full_marks_beside_a_cpu_hog(mini_course, tmp_path):
 # -- graded again alone ------------------------------------------------------------------------
 
 SLEEPY_TOML = BUSY_TOML.replace('title = "Busy"', 'title = "Sleepy"').replace(
-    "busy.ipynb", "sleepy.ipynb").replace("wall_factor = 30", "wall_factor = 3")
+    "busy.ipynb", "sleepy.ipynb").replace("wall_factor = 30", "wall_factor = 8")
 
 
 @pytest.mark.slow
@@ -226,7 +237,7 @@ def test_a_wall_clock_stop_beside_others_is_graded_again_alone(mini_course, tmp_
     sleeper = json.loads((path / "sleeper" / "results.json").read_text())
     honest = json.loads((path / "honest" / "results.json").read_text())
     assert honest["score"] == 2 and "rerun_alone" not in honest["extra_data"]
-    stop = ("cell 3 was stopped after 3 s without finishing (wall-clock limit per cell: it "
+    stop = ("cell 3 was stopped after 8 s without finishing (wall-clock limit per cell: it "
             "slept, waited or was starved of CPU); it was skipped.")
     extra = sleeper["extra_data"]
     assert sleeper["score"] == 0
