@@ -131,12 +131,18 @@ def sandbox_processes() -> set[str]:
             if line.split() and UID_BASE <= int(line.split()[0]) < UID_BASE + 4000}
 
 
-def outlived(before: set[str], wait: float = 120.0) -> set[str]:
-    """Sandboxed processes started since `before` that are still running after `wait` s."""
+def outlived(before: set[str], ours: Path, wait: float = 120.0) -> set[str]:
+    """Sandboxed processes started since `before` that are still running after `wait` s; a
+    kernel of another grading on this machine (its connection file outside `ours`, the folder
+    this test's kernels are made in) and its forks are not this test's."""
+    def left() -> set[str]:
+        return {line for line in sandbox_processes() - before
+                if not ((m := re.search(r"ipykernel_launcher -f (\S+)", line))
+                        and not m[1].startswith(str(ours)))}
     deadline = time.monotonic() + wait
-    while (left := sandbox_processes() - before) and time.monotonic() < deadline:
+    while (found := left()) and time.monotonic() < deadline:
         time.sleep(0.5)
-    return left
+    return found
 
 
 def cnngrade(*args: str, course) -> str:
@@ -195,6 +201,9 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
         nb = filled(course, attack.assignment, answers)
         submit(inbox / attack.assignment, attack.name, nb, f"{attack.assignment}.ipynb")
     submit(inbox / "mini-model", "honest", filled(course, "mini-model"), "mini-model.ipynb")
+    kernels = tmp_path / "kernels"   # where this test's kernels are made (tempfile.mkdtemp)
+    kernels.mkdir()
+    monkeypatch.setenv("TMPDIR", str(kernels))
     before = sandbox_processes()
     for slug in ("mini", "mini-model"):
         report = collect(course, slug, inbox / slug)
@@ -243,7 +252,7 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
     assert not (course.course_dir / "pwned.txt").exists()
     assert not (REPO / "pwned.txt").exists()
     assert not list(Path(autograder.__file__).parent.parent.glob("sitecustomize.py"))
-    assert outlived(before) == set()
+    assert outlived(before, kernels) == set()
 
     # what the TA reads shows a student's markup as text
     shown = cnngrade("report", "mini", "--student", "markup-injection", course=course)

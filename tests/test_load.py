@@ -301,3 +301,15 @@ def test_the_runner_holds_back_a_wall_clock_stop_and_runs_it_again_alone(mini_co
     alone = list(run_local([replace(jobs[1])], 2, stand_in, gpus=[], threads=1))
     assert alone[0].results["extra_data"]["wall_stops"] and not alone[0].results[
         "extra_data"]["rerun"]
+
+
+def test_ray_tasks_ask_for_the_threads_their_kernel_gets():
+    from autograder.runners import ray_threads
+    nodes = [{"Alive": True, "Resources": {"CPU": 8.0}},
+             {"Alive": True, "Resources": {"CPU": 4.0}},
+             {"Alive": False, "Resources": {"CPU": 64.0}}]
+    assert ray_threads(0, jobs=100, nodes=nodes) == (1, 8)   # many jobs: one CPU each
+    assert ray_threads(0, jobs=3, nodes=nodes) == (4, 8)     # a share, at most a node's
+    assert ray_threads(0, jobs=1, nodes=nodes) == (8, 8)
+    assert ray_threads(2, jobs=100, nodes=nodes) == (2, 2)   # declared threads win
+    assert ray_threads(16, jobs=1, nodes=nodes) == (8, 8)    # never more than a node has
