@@ -139,6 +139,10 @@ class StudentKernel:
                           "process", None)
         return getattr(process, "pid", None)
 
+    def _watch(self, cpu: float | None) -> cputime.CpuWatch:
+        """A watch on the kernel's CPU time (one that never fires where `cpu` is None)."""
+        return cputime.CpuWatch(self._root_pid() if cpu is not None else None, cpu or 0.0)
+
     def run_notebook(self) -> ExecutionReport:
         """Execute every code cell once, in order, within the cell and notebook time limits."""
         start = time.monotonic()
@@ -191,8 +195,7 @@ class StudentKernel:
                 cpu = min(cpu, cpu_left) if cpu is not None and cpu_left is not None else cpu
             self.client.timeout = int(max(1, wall))
             cell.outputs = []
-            watch = cputime.CpuWatch(self._root_pid() if cpu is not None else None,
-                                     cpu if cpu is not None else 0.0)
+            watch = self._watch(cpu)
             began = time.monotonic()
             try:
                 with watch:
@@ -275,8 +278,7 @@ class StudentKernel:
         self.client.timeout = int(max(1, budget.wall))
         # a checker call's answer (arrays as .npy text) may be larger than a cell's output
         self.client.output_cap = max(self.limits.output_size, ANSWER_OUTPUT_CAP)
-        watch = cputime.CpuWatch(self._root_pid() if budget.cpu is not None else None,
-                                 budget.cpu or 0.0)
+        watch = self._watch(budget.cpu)
         try:
             with watch:
                 self.client.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
