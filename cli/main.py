@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autograder.errors import CnnGradeError
+from autograder import CnnGradeError
 from cli import render
 
 console = Console()
@@ -23,7 +23,7 @@ course_option = click.option(
 
 
 def _course(course_dir: Path):
-    from autograder.config import load_course
+    from autograder import load_course
     return load_course(course_dir)
 
 
@@ -44,7 +44,7 @@ def cnngrade() -> None:
 @course_option
 def release_cmd(slug: str, course_dir: Path) -> None:
     """Turn solutions/SLUG.ipynb into the student notebook and write DIR/release/SLUG/."""
-    from autograder.release import release
+    from autograder import release
     result = release(_course(course_dir), slug)
     render.release(console, result)
 
@@ -62,7 +62,7 @@ def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
     """Put Fashion-MNIST in Keras's cache, write the two-class folder dataset and pretrain the
     transfer-learning course base (test splits where only the grader reads them). Running it
     again changes nothing."""
-    from autograder.data import DATASETS, prepare
+    from autograder import DATASETS, prepare_data
     layout = _course(course_dir).data
     with _progress() as progress:
         task = progress.add_task("data", total=None, last="")
@@ -70,7 +70,7 @@ def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
         def on_progress(what: str, done: int, total: int) -> None:
             progress.update(task, description=what, completed=done, total=total)
 
-        report = prepare(layout, on_progress, only or DATASETS)
+        report = prepare_data(layout, on_progress, only or DATASETS)
     render.data_report(console, report)
 
 
@@ -81,7 +81,7 @@ def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
 def collect_cmd(slug: str, source: Path, course_dir: Path) -> None:
     """Store SOURCE's submissions: a folder <student>/<nb>.ipynb, an LMS zip or an nbgrader
     exchange inbound/ folder."""
-    from autograder.collect import collect
+    from autograder import collect
     render.collect(console, collect(_course(course_dir), slug, source))
 
 
@@ -124,7 +124,7 @@ def _with_progress(run, *args, steps: bool = False, **kwargs):
 def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool, runner: str,
               address: str | None, course_dir: Path) -> None:
     """Execute each latest submission in the sandbox and run the hidden tests."""
-    from autograder.grade import grade
+    from autograder import grade
     summary = _with_progress(grade, _course(course_dir), slug, student=student,
                              workers=workers, force=force, runner=runner, address=address)
     render.grade(console, summary)
@@ -147,7 +147,7 @@ def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
     """Class summary: score histogram, pass rate per test (most failed first), submissions
     that could not be graded, the slowest, the lowest scores; --failed, --test NAME and
     --student ID show more."""
-    from autograder.report import class_report, write_plot
+    from autograder import class_report, write_plot
     if student is not None and (failed or test is not None):
         raise click.UsageError("--student shows one student's full result; use it without "
                                "--failed and --test.")
@@ -172,8 +172,7 @@ def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
 def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
     """Export the final grades of SLUG (overrides and late penalties applied). CSV header:
     student,assignment,score,max_score,percent,...; see the README for canvas and moodle."""
-    from autograder.export import export, write_gradescope
-    from autograder.store import atomic_write
+    from autograder import export, write_export, write_gradescope
     course = _course(course_dir)
     try:
         if fmt == "gradescope":
@@ -184,11 +183,10 @@ def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
             errors.print(f"Wrote {len(written)} results.json file(s) under {output}",
                          highlight=False, markup=False)
             return
-        text = export(course, slug, fmt)
         if output == "-":
-            click.echo(text, nl=False)
+            click.echo(export(course, slug, fmt), nl=False)
         else:
-            atomic_write(Path(output), text.encode())
+            write_export(course, slug, fmt, Path(output))
             errors.print(f"Wrote {output}", highlight=False, markup=False)
     except OSError as exc:
         raise CnnGradeError(f"Cannot write {exc.filename or output} ({exc.strerror or exc}); "
@@ -209,7 +207,7 @@ def override_cmd(slug: str, student: str, test: str, points: float | None, clear
     change is kept in the audit trail; an override holds for that submission only."""
     from rich.markup import escape
 
-    from autograder.policy import clear_override, set_override
+    from autograder import clear_override, set_override
     if clear == (points is not None):
         raise CnnGradeError("Give either --points P (the test's new points) or --clear (back to "
                             "the automatic points), not both and not neither.")
@@ -235,7 +233,7 @@ def override_cmd(slug: str, student: str, test: str, points: float | None, clear
 def feedback_cmd(slug: str, student: str | None, course_dir: Path) -> None:
     """Write DIR/feedback/<student>/SLUG.html for each graded student: score, checks, layer
     tables, learning curves and the executed notebook, one self-contained page."""
-    from autograder.feedback import write_feedback
+    from autograder import write_feedback
     with console.status("Writing feedback pages..."):
         report = write_feedback(_course(course_dir), slug, student)
     render.feedback(console, report)
@@ -250,7 +248,7 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
 
     Exit code 0 when the checks ran (whatever they found), 1 when the grader's set-up kept
     them from running, 2 when NOTEBOOK is not a usable notebook of the course."""
-    from autograder.check import check_notebook
+    from autograder import check_notebook
     with console.status("Running your notebook in the sandbox..."):
         result = check_notebook(notebook, _course(course_dir))
     render.check(console, result)
@@ -266,7 +264,7 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
 @course_option
 def demo_cmd(workers: int | None, slug: str, course_dir: Path) -> None:
     """Release, collect the bundled samples, grade, report and write the feedback pages."""
-    from autograder.demo import demo
+    from autograder import demo
     result = _with_progress(demo, _course(course_dir), workers=workers, slug=slug, steps=True)
     render.release(console, result.release)
     render.collect(console, result.collect)
@@ -284,7 +282,7 @@ def import_nbgrader_cmd(nbgrader_course_dir: Path, only: tuple[str, ...],
                         course_dir: Path) -> None:
     """Bring in an nbgrader course: each source/<assignment>/<nb>.ipynb becomes the assignment
     <assignment>-<nb>, graded by its own test cells with nbgrader's rules."""
-    from autograder.nbgrader_compat import import_nbgrader
+    from autograder import import_nbgrader
     render.nbgrader_import(console, import_nbgrader(_course(course_dir), nbgrader_course_dir,
                                                     only))
 

@@ -17,13 +17,13 @@ import pytest
 from conftest import REPO, add_assignment, filled, submit
 
 import autograder
-from autograder.collect import collect
-from autograder.feedback import write_feedback
-from autograder.grade import grade
-from autograder.gradebook import open_gradebook
-from autograder.report import class_report
-from autograder.sandbox import UID_BASE
-from autograder.store import Store
+from autograder.course.gradebook import open_gradebook
+from autograder.course.store import Store
+from autograder.grading.grade import grade
+from autograder.intake.collect import collect
+from autograder.sandbox.walls import UID_BASE
+from autograder.views.feedback import write_feedback
+from autograder.views.report import class_report
 
 pytestmark = pytest.mark.slow
 

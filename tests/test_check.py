@@ -14,10 +14,10 @@ from conftest import add_assignment, filled, template_of
 from rich.console import Console
 from test_cli import cnngrade
 
-from autograder import check as check_module
-from autograder.check import MODEL_TEST, check_notebook
-from autograder.errors import CnnGradeError
-from autograder.notebook import grade_id
+from autograder.course.errors import CnnGradeError
+from autograder.intake.notebook import grade_id
+from autograder.views import student_check as check_module
+from autograder.views.student_check import MODEL_TEST, check_notebook
 from cli import render
 
 

@@ -18,11 +18,11 @@ import nbformat
 import pytest
 from conftest import submit, template_of
 
-from autograder import collect as collect_module
-from autograder.collect import MAX_PROBLEMS, collect
-from autograder.errors import CnnGradeError
-from autograder.gradebook import open_gradebook
-from autograder.store import Store
+from autograder.course.errors import CnnGradeError
+from autograder.course.gradebook import open_gradebook
+from autograder.course.store import Store
+from autograder.intake import collect as collect_module
+from autograder.intake.collect import MAX_PROBLEMS, collect
 
 
 def _nb(course, tag: str = "") -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.config import load_course, parse_size
-from autograder.errors import ConfigError
+from autograder.course.config import load_course, parse_size
+from autograder.course.errors import ConfigError
 
 
 def test_sizes():

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from conftest import filled
 
-from autograder import data as data_mod
-from autograder.data import TRANSFER, DataLayout, prepare, pretrain_base
-from autograder.errors import CnnGradeError
-from autograder.grade import evaluate
+from autograder.course import data as data_mod
+from autograder.course.data import TRANSFER, DataLayout, prepare, pretrain_base
+from autograder.course.dataset_readers import load_folder_split
+from autograder.course.errors import CnnGradeError
+from autograder.grading.evaluate import evaluate
 
 FOLDERS = ("fashion-mnist", "two-class")   # the transfer task needs the real Fashion-MNIST
 
@@ -70,7 +71,7 @@ def test_prepare_writes_the_layout(prepared):
     from PIL import Image
     with Image.open(next((public / "train" / "sandal").iterdir())) as image:
         assert image.size == (150, 150) and image.mode == "RGB"
-    images, labels, classes = data_mod.load_folder_split(test)
+    images, labels, classes = load_folder_split(test)
     assert images.shape == (1000, 150, 150, 3) and classes == ["sandal", "sneaker"]
     assert np.bincount(labels).tolist() == [500, 500]
 
@@ -103,7 +104,7 @@ def test_instructor_folder(tmp_path, prepared):
     assert any(f"copied from {source}" in line for line in report.done)
     assert len(list(own.hidden_split("two-class").rglob("*.jpg"))) == 4
     assert not (own.public("two-class") / "test").exists()
-    images, labels, classes = data_mod.load_folder_split(own.hidden_split("two-class"))
+    images, labels, classes = load_folder_split(own.hidden_split("two-class"))
     assert images.shape == (4, 150, 150, 3) and classes == ["cats", "dogs"]
     assert not prepare(own, only=FOLDERS).changed
 
@@ -214,8 +215,8 @@ def test_course_base_is_reproducible(tmp_path):
     shape. (A short run: 512 source images, 1 epoch; `data prepare` trains on all 30,000.)"""
     import keras
 
-    from autograder import course_base as cb
-    from autograder.data import data_layout
+    from autograder.course import base_network as cb
+    from autograder.course.data import data_layout
     layout = data_layout({})
     prepare(layout, only=("fashion-mnist",))   # the real one, from the Debian package
     fashion = layout.fashion

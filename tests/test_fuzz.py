@@ -25,14 +25,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jupyter_client.session import json_packer
 
-from autograder.collect import collect
-from autograder.errors import SubmissionError
-from autograder.grade import grade, prepare
-from autograder.gradebook import open_gradebook
-from autograder.nbgrader_compat import read_source
-from autograder.nbgrader_compat import restore as nbgrader_restore
-from autograder.notebook import parse_notebook
-from autograder.store import Store, sha256
+from autograder.course.errors import SubmissionError
+from autograder.course.gradebook import open_gradebook
+from autograder.course.store import Store, sha256
+from autograder.grading.evaluate import prepare
+from autograder.grading.grade import grade
+from autograder.grading.nbgrader_compat import read_source
+from autograder.grading.nbgrader_compat import restore as nbgrader_restore
+from autograder.intake.collect import collect
+from autograder.intake.notebook import parse_notebook
 
 NAME = "ada/mini.ipynb"
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,

@@ -10,12 +10,12 @@ import nbformat
 import pytest
 from conftest import filled, strip_markers, submit
 
-from autograder.check import check_notebook
-from autograder.collect import collect
-from autograder.config import load_course
-from autograder.grade import grade
-from autograder.notebook import grade_id
-from autograder.release import find_leaks, release, render_release
+from autograder.course.config import load_course
+from autograder.grading.grade import grade
+from autograder.intake.collect import collect
+from autograder.intake.notebook import grade_id
+from autograder.intake.release import find_leaks, release, render_release
+from autograder.views.student_check import check_notebook
 
 pytestmark = pytest.mark.slow
 SLUG = "output-size"

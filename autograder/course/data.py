@@ -1,0 +1,399 @@
+"""Offline data: `cnngrade data prepare` puts what the assignments load where Keras looks for it,
+and keeps the split that accuracy is judged on where only the trusted checker can read it.
+
+- Fashion-MNIST: Debian's `dataset-fashion-mnist` files are copied into Keras's cache
+  (`$KERAS_HOME/datasets/fashion-mnist/`, `~/.keras` by default), so
+  `keras.datasets.fashion_mnist.load_data()` works offline; Keras's own download is tried only
+  where the Debian package is missing. MNIST is used where `mnist.npz` is already cached.
+- The two-class colour dataset, in the cats-vs-dogs layout (one folder per class): `train/` and
+  `validation/` go to `$KERAS_HOME/datasets/two-class/` (students read them), `test/` goes to the
+  hidden data folder (`~/.cnngrade/hidden` unless `cnngrade.toml` says otherwise), mode 0700,
+  never bound into a sandbox. It is the instructor's own folder when `[data] two_class` names one,
+  otherwise a real two-class subset of Fashion-MNIST written as 150x150 RGB JPEGs.
+- The transfer-learning task (`autograder.course.base_network`): a base network pretrained here on
+  Fashion-MNIST classes 0-4 (`base.keras`) and a small labelled target set of classes 5-9
+  (`target_train.npz`) in `$KERAS_HOME/datasets/transfer/`; the target test split in the hidden
+  folder. VGG16's ImageNet weights are used where Keras's cache holds them
+  (`$KERAS_HOME/models/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`); they are never
+  downloaded here.
+
+In `cnngrade.toml`:
+
+    [data]
+    two_class = "/path/to/cats_and_dogs_small"   # train/ validation/ test/, a folder per class
+    hidden = "/srv/cnngrade/hidden"              # where hidden splits live
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder.course.dataset_readers import IMAGE_SIZE, read_fashion
+from autograder.course.errors import CnnGradeError
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+FASHION_CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat",
+                   "sandal", "shirt", "sneaker", "bag", "ankle_boot")
+TWO_CLASS = "two-class"
+TRANSFER = "transfer"
+DATASETS = ("fashion-mnist", TWO_CLASS, TRANSFER)
+VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+TWO_CLASS_PAIR = (5, 7)          # sandal / sneaker
+# split -> (images per class, Fashion-MNIST file, first index within the class)
+TWO_CLASS_SPLITS = {"train": (1000, "train", 0), "validation": (500, "train", 1000),
+                    "test": (500, "t10k", 0)}
+PUBLIC_SPLITS = ("train", "validation")
+HIDDEN_SPLITS = ("test",)
+MANIFEST = ".cnngrade-data.json"
+FORMAT_VERSION = 1
+
+Progress = Callable[[str, int, int], None]   # (what, done, total)
+
+
+def keras_home() -> Path:
+    """Where Keras keeps its cache on this machine (the same rule as Keras itself)."""
+    if "KERAS_HOME" in os.environ:
+        return Path(os.environ["KERAS_HOME"]).expanduser()
+    home = Path("~").expanduser()
+    return (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Where each dataset lives on the grading machine."""
+
+    keras_home: Path
+    hidden: Path
+    two_class_source: Path | None = None
+
+    @property
+    def datasets(self) -> Path:
+        return self.keras_home / "datasets"
+
+    @property
+    def fashion(self) -> Path:
+        return self.datasets / "fashion-mnist"
+
+    @property
+    def mnist(self) -> Path:
+        return self.datasets / "mnist.npz"
+
+    @property
+    def vgg16_weights(self) -> Path:
+        return self.keras_home / "models" / VGG16_NOTOP
+
+    def public(self, name: str) -> Path:
+        return self.datasets / name
+
+    def hidden_split(self, name: str, split: str = "test") -> Path:
+        """A split only the trusted checker reads (e.g. the two-class `test/`)."""
+        path = self.hidden / name / split
+        if not path.is_dir():
+            raise CnnGradeError(f"The hidden split {path} is missing; run `cnngrade data "
+                                "prepare` on the grading machine.")
+        return path
+
+    def sandbox_binds(self, names: tuple[str, ...]) -> list[tuple[Path, str]]:
+        """(path here, path below the kernel's ~/.keras) for each public dataset an assignment
+        reads; read-only inside the sandbox. Never a hidden split."""
+        binds: list[tuple[Path, str]] = []
+        for name in names:
+            if name == "fashion-mnist":
+                binds.append((self.fashion, "datasets/fashion-mnist"))
+                if self.mnist.is_file():
+                    binds.append((self.mnist, "datasets/mnist.npz"))
+            elif name == TWO_CLASS:
+                binds += [(self.public(TWO_CLASS) / s, f"datasets/{TWO_CLASS}/{s}")
+                          for s in PUBLIC_SPLITS]
+            elif name == TRANSFER:
+                binds.append((self.public(TRANSFER), f"datasets/{TRANSFER}"))
+                if self.vgg16_weights.is_file():
+                    binds.append((self.vgg16_weights, f"models/{VGG16_NOTOP}"))
+            else:
+                raise CnnGradeError(f"Unknown dataset '{name}' in assignment.toml `data`; "
+                                    f"use one of {', '.join(map(repr, DATASETS))}.")
+        return [(src, rel) for src, rel in binds if src.exists()]
+
+
+def data_layout(settings: dict, course_dir: Path | None = None) -> DataLayout:
+    """The layout from a course's `cnngrade.toml` settings ([data] table)."""
+    data = settings.get("data", {}) if isinstance(settings, dict) else {}
+    base = course_dir or Path.cwd()
+
+    def path(key: str) -> Path | None:
+        value = data.get(key)
+        return (base / str(value)).expanduser().resolve() if value else None
+
+    hidden = path("hidden") or Path(os.environ.get("CNNGRADE_HIDDEN_DATA",
+                                                   Path("~/.cnngrade/hidden").expanduser()))
+    return DataLayout(keras_home=keras_home(), hidden=Path(hidden),
+                      two_class_source=path("two_class"))
+
+
+# ------------------------------------------------------------------------------- prepare
+@dataclass
+class PrepareReport:
+    done: list[str] = field(default_factory=list)      # what was written this time
+    kept: list[str] = field(default_factory=list)      # already in place, left alone
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.done)
+
+
+def prepare(layout: DataLayout, progress: Progress | None = None,
+            only: tuple[str, ...] = DATASETS) -> PrepareReport:
+    """Provision the datasets named in `only` (all by default; Fashion-MNIST always, as the
+    others are made from it); running it again changes nothing."""
+    unknown = sorted(set(only) - set(DATASETS))
+    if unknown:
+        raise CnnGradeError(f"Unknown dataset {unknown[0]!r}; choose among "
+                            f"{', '.join(DATASETS)}.")
+    report = PrepareReport()
+    _fashion(layout, report)
+    if layout.mnist.is_file():
+        report.notes.append(f"MNIST: {layout.mnist} is cached; the convnet notebooks use MNIST.")
+    else:
+        report.notes.append("MNIST: not cached; the convnet notebooks use Fashion-MNIST.")
+    if TWO_CLASS in only:
+        _two_class(layout, report, progress)
+    if TRANSFER in only:
+        _transfer(layout, report, progress)
+    return report
+
+
+def _fashion(layout: DataLayout, report: PrepareReport) -> None:
+    target = layout.fashion
+    if all(_is_gzip(target / f) for f in FASHION_FILES):
+        report.kept.append(f"Fashion-MNIST in {target}")
+        return
+    if all((DEBIAN_FASHION / f).is_file() for f in FASHION_FILES):
+        target.mkdir(parents=True, exist_ok=True)
+        for name in FASHION_FILES:
+            tmp = target / f".{name}.part"
+            shutil.copyfile(DEBIAN_FASHION / name, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target / name)
+        report.done.append(f"Fashion-MNIST copied from {DEBIAN_FASHION} to {target}")
+        return
+    try:   # where there is internet, Keras's own download fills the same cache
+        import keras
+        keras.datasets.fashion_mnist.load_data()
+    except Exception:
+        raise CnnGradeError(
+            f"Fashion-MNIST is missing: neither {DEBIAN_FASHION} (Debian package "
+            "dataset-fashion-mnist) nor Keras's download worked; run `apt install "
+            "dataset-fashion-mnist` (or connect once to the internet), then run "
+            "`cnngrade data prepare` again.") from None
+    report.done.append(f"Fashion-MNIST downloaded by Keras to {target}")
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def _source_key(layout: DataLayout) -> str:
+    """What the two-class dataset is made from; a different key means it is rebuilt."""
+    digest = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+    if layout.two_class_source is not None:
+        digest.update(str(layout.two_class_source).encode())
+        for path in sorted(layout.two_class_source.rglob("*")):
+            if path.is_file():
+                digest.update(f"{path.relative_to(layout.two_class_source)}:"
+                              f"{path.stat().st_size}".encode())
+    else:
+        digest.update(repr((TWO_CLASS_PAIR, TWO_CLASS_SPLITS, IMAGE_SIZE)).encode())
+        for name in FASHION_FILES:
+            digest.update(hashlib.sha256((layout.fashion / name).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _manifest_ok(folder: Path, key: str) -> bool:
+    try:
+        return json.loads((folder / MANIFEST).read_text())["key"] == key
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _two_class(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
+    source = layout.two_class_source
+    if source is not None and not all((source / s).is_dir() for s in TWO_CLASS_SPLITS):
+        raise CnnGradeError(f"The two-class folder {source} (cnngrade.toml [data] two_class) "
+                            "needs train/, validation/ and test/ subfolders with one folder "
+                            "per class; fix the path or the folder.")
+    key = _source_key(layout)
+    public, hidden = layout.public(TWO_CLASS), layout.hidden / TWO_CLASS
+    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
+        report.kept.append(f"two-class dataset in {public} (test split in {hidden})")
+        return
+    if source is not None:
+        _copy_folder_dataset(source, public, hidden, key, progress)
+        what = f"copied from {source}"
+    else:
+        _write_fashion_subset(layout, public, hidden, key, progress)
+        names = " / ".join(FASHION_CLASSES[c] for c in TWO_CLASS_PAIR)
+        what = f"written from Fashion-MNIST ({names}, {IMAGE_SIZE}x{IMAGE_SIZE} RGB JPEG)"
+    report.done.append(f"two-class dataset {what}: train/ and validation/ in {public}, "
+                       f"test/ in {hidden} (hidden)")
+
+
+def _publish(staging: Path, final: Path, key: str, private: bool) -> None:
+    """Swap a finished staging folder in place of `final`, with its manifest."""
+    (staging / MANIFEST).write_text(json.dumps({"key": key}) + "\n")
+    for path in [staging, *staging.rglob("*")]:
+        os.chmod(path, (0o700 if private else 0o755) if path.is_dir() else
+                 (0o600 if private else 0o644))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        os.chmod(final.parent, 0o700)
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _staging(*finals: Path) -> dict[Path, Path]:
+    """A fresh staging folder beside each final folder (same file system, so a rename)."""
+    stages = {}
+    for final in finals:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    return stages
+
+
+def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path, key: str,
+                          progress: Progress | None) -> None:
+    from PIL import Image
+
+    arrays = {kind: read_fashion(layout.fashion, kind) for kind in ("train", "t10k")}
+    total = sum(n * len(TWO_CLASS_PAIR) for n, _, _ in TWO_CLASS_SPLITS.values())
+    done = 0
+    stages = _staging(public, hidden)
+    for split, (count, kind, first) in TWO_CLASS_SPLITS.items():
+        images, labels = arrays[kind]
+        stage = stages[hidden if split in HIDDEN_SPLITS else public]
+        for label in TWO_CLASS_PAIR:
+            name = FASHION_CLASSES[label]
+            folder = stage / split / name
+            folder.mkdir(parents=True)
+            indices = np.flatnonzero(labels == label)[first:first + count]
+            for number, index in enumerate(indices):
+                image = Image.fromarray(images[index], mode="L").convert("RGB")
+                image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+                image.save(folder / f"{name}.{number}.jpg", quality=92)
+                done += 1
+                if progress and (done % 100 == 0 or done == total):
+                    progress("two-class images", done, total)
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+
+
+def _copy_folder_dataset(source: Path, public: Path, hidden: Path, key: str,
+                         progress: Progress | None) -> None:
+    files = [p for s in TWO_CLASS_SPLITS for p in sorted((source / s).rglob("*"))
+             if p.is_file() and not p.is_symlink()]
+    stages = _staging(public, hidden)
+    for done, path in enumerate(files, 1):
+        rel = path.relative_to(source)
+        stage = stages[hidden if rel.parts[0] in HIDDEN_SPLITS else public]
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stage / rel)
+        if progress and (done % 100 == 0 or done == len(files)):
+            progress("two-class images", done, len(files))
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+
+
+# ------------------------------------------------------------------ the transfer-learning task
+def _transfer_key(layout: DataLayout) -> str:
+    from autograder.course import base_network as cb
+    digest = hashlib.sha256(f"transfer v{FORMAT_VERSION}".encode())
+    digest.update(repr((cb.SOURCE_CLASSES, cb.TARGET_CLASSES, cb.TARGET_PER_CLASS, cb.EPOCHS,
+                        cb.BATCH_SIZE, cb.SEED)).encode())
+    digest.update(Path(cb.__file__).read_bytes())
+    for name in FASHION_FILES:
+        digest.update(hashlib.sha256((layout.fashion / name).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
+    from autograder.course import base_network as cb
+    if layout.vgg16_weights.is_file():
+        report.notes.append(f"VGG16: ImageNet weights cached in {layout.vgg16_weights}; the "
+                            "transfer-learning notebook's VGG16 cells load them.")
+    else:
+        report.notes.append("VGG16: no ImageNet weights cached; the transfer-learning notebook "
+                            "builds VGG16 with weights=None for its structure and trains on "
+                            "the course base.")
+    key = _transfer_key(layout)
+    public, hidden = layout.public(TRANSFER), layout.hidden / TRANSFER
+    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
+        report.kept.append(f"transfer-learning base and target set in {public} (test split "
+                           f"in {hidden})")
+        return
+    stages = _staging(public, hidden)
+    try:
+        x, y = cb.target_split(layout.fashion, "train")
+        np.savez(stages[public] / cb.TRAIN_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
+        x, y = cb.target_split(layout.fashion, "test")
+        np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
+        digest = pretrain_base(layout.fashion, stages[public], progress)
+    except BaseException as exc:
+        for stage in stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, ValueError):
+            raise CnnGradeError(f"{exc}; the transfer-learning task needs the real "
+                                "Fashion-MNIST (apt install dataset-fashion-mnist).") from None
+        raise
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+    report.done.append(f"course base pretrained on Fashion-MNIST classes 0-4 (weights "
+                       f"{digest[:12]}) and the target set of classes 5-9 "
+                       f"({cb.TARGET_PER_CLASS} images per class) in {public}; its test "
+                       f"split in {hidden} (hidden)")
+
+
+def pretrain_base(fashion: Path, out: Path, progress: Progress | None = None,
+                  extra: tuple[str, ...] = ()) -> str:
+    """Run `python -m autograder.course.base_network` (its own process) to write `out/base.keras`;
+    returns the digest of the trained weights."""
+    import subprocess
+    import sys
+    command = [sys.executable, "-m", "autograder.course.base_network", str(fashion), str(out),
+               *extra]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    lines: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            parts = line.split()
+            if parts[:1] == ["cnngrade-progress"] and progress:
+                progress("pretraining the course base", int(parts[1]), int(parts[2]))
+    said = {line.split(" ", 1)[0]: line.split(" ", 1)[-1] for line in lines
+            if line.startswith("cnngrade-")}
+    if proc.returncode != 0 or "cnngrade-digest" not in said:
+        why = said.get("cnngrade-error") or (lines[-1] if lines else "no output")
+        raise CnnGradeError(f"Pretraining the course base failed ({why[:300]}); check that "
+                            f"{fashion} holds Fashion-MNIST, then run `cnngrade data prepare` "
+                            "again.")
+    return said["cnngrade-digest"]

@@ -1,0 +1,104 @@
+"""One notebook graded: the untrusted bytes parsed and rebuilt around the released template,
+executed cell by cell in a sandboxed kernel (autograder.sandbox.student_kernel), then the hidden
+suite run in this trusted process against that kernel through the `student` proxy
+(autograder.grading.suite_runner); or, for a regrade, the suite run against the kernel's
+recorded answers (autograder.grading.replay). Returns an Evaluation; never writes anything."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.course.config import Assignment
+from autograder.course.data import DataLayout, data_layout
+from autograder.grading.cache_keys import env_hash, exec_hash
+from autograder.grading.evaluation import Evaluation, slowest
+from autograder.grading.replay import Recorder, Replayer
+from autograder.grading.suite_runner import run_suite
+from autograder.intake.notebook import load_template, parse_notebook, restore_cells
+from autograder.sandbox.proxy import StudentProxy
+from autograder.sandbox.student_kernel import KernelGone, StudentKernel
+
+_TEMPLATES: dict[str, Any] = {}
+
+
+def _template(assignment: Assignment) -> Any:
+    key = f"{assignment.slug}:{assignment.solution.stat().st_mtime_ns}"
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = load_template(assignment.solution, assignment.slug)
+    return _TEMPLATES[key]
+
+
+def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
+    """The steps before execution: the untrusted bytes parsed and the notebook rebuilt around
+    the released template; returns an autograder.intake.notebook.Restored (notebook and problems).
+    Raises SubmissionError (one sentence) when the file is not a gradable notebook."""
+    return restore_cells(parse_notebook(data, name), _template(assignment))
+
+
+def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
+             seed: int | None = None, layout: DataLayout | None = None,
+             threads: int | None = None) -> Evaluation:
+    """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
+    Raises SubmissionError when the file is not a gradable notebook."""
+    if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
+        from autograder.grading.nbgrader_compat import evaluate_nbgrader
+        return evaluate_nbgrader(data, name, assignment, layout, threads)
+    restored = prepare(data, name, assignment)
+    files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
+    layout = layout or data_layout({})
+    binds = tuple(layout.sandbox_binds(assignment.data))
+    with StudentKernel(restored.notebook, assignment.limits, gpu=assignment.gpu,
+                       files=files, data=binds, threads=threads) as kernel:
+        try:
+            report = kernel.run_notebook()
+        except KernelGone:
+            message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
+            return Evaluation([], restored.problems, [message], clock=kernel.report.clock)
+        recorder = Recorder(StudentProxy(kernel, assignment.limits.call_timeout))
+        run = run_suite(suite_dir, recorder, seed,
+                        context={"course_data": layout, "assignment": assignment})
+        # the outputs came from the student's kernel: an unpaired surrogate (a \ud800 escape
+        # in its messages) cannot be written as UTF-8, so it becomes '?'
+        executed = nbformat.writes(kernel.nb).encode("utf-8", "replace").decode("utf-8")
+    problems = restored.problems + report.problems
+    record = None if run.errors else recorder.export(
+        {"sha256": hashlib.sha256(data).hexdigest(), "exec": exec_hash(assignment),
+         "env": env_hash(), "seed": run.seed, "problems": problems,
+         "cell_errors": report.errors, "notebook_seconds": round(report.seconds, 2),
+         "notebook_cpu_seconds": round(report.cpu_seconds, 2)})
+    return Evaluation(run.tests, problems, list(run.errors), run.seed, report.errors,
+                      round(report.seconds, 2), executed, record,
+                      wall_stops=list(report.wall_stops),
+                      cpu_seconds=round(report.cpu_seconds, 2),
+                      slowest_cells=slowest(report.cells), clock=report.clock,
+                      call_cpu_seconds=round(kernel.report.call_cpu_seconds, 2))
+
+
+def replay_matches(record: bytes, sha256: str, assignment: Assignment, env: str) -> bool:
+    """The record was made from this submission, template and environment."""
+    try:
+        meta = Replayer(record).meta
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        return False
+    return (meta.get("sha256"), meta.get("exec"), meta.get("env")) == (
+        sha256, exec_hash(assignment), env)
+
+
+def evaluate_replay(record: bytes, assignment: Assignment,
+                    layout: DataLayout | None = None) -> Evaluation | None:
+    """The current suite against the recorded kernel answers, with the recorded seed; None when
+    the suite asks something new (the submission must then be executed again)."""
+    replayer = Replayer(record)
+    meta = replayer.meta
+    run = run_suite(assignment.suite_dir, replayer, int(meta["seed"]),
+                    context={"course_data": layout or data_layout({}), "assignment": assignment})
+    if replayer.missed or run.errors:
+        return None
+    return Evaluation(run.tests, list(meta["problems"]), [], run.seed, int(meta["cell_errors"]),
+                      float(meta["notebook_seconds"]), None, None, replayed=True,
+                      cpu_seconds=float(meta.get("notebook_cpu_seconds", 0.0)))
