@@ -1,5 +1,9 @@
 """cnngrade's engine: release, collect, sandboxed grading, gradebook and reports.
 
+The repository's folder `autograder/` is installed as the package `cnngrade` (and `cli/` as
+`cnngrade.cli`): the distribution's own name, so no other package can claim the import name.
+Inside the engine every import is relative, so it does not depend on that name.
+
 The stages, each a sub-package that imports only the stages below it:
 
     views/     report, feedback pages, exports, the student's check, the demo   what people read
@@ -9,20 +13,21 @@ The stages, each a sub-package that imports only the stages below it:
     course/    settings, gradebook, store, late policy, data, errors            settings and state
     suites/    the hidden suites (course content, never shipped to students)
 
-The public API below is what the CLI (`cli/`, which only parses options and renders) and a Python
-user call; every function takes data and returns data:
+The public API below is what the CLI (`cnngrade.cli`, which only parses options and renders) and
+a Python user call; every function takes data and returns data:
 
-    course = autograder.load_course(Path("course"))
-    autograder.prepare_data(course.data)
-    autograder.release(course, "conv-by-hand")
-    autograder.collect(course, "conv-by-hand", Path("inbox"))
-    autograder.grade(course, "conv-by-hand")
-    autograder.class_report(course, "conv-by-hand")
-    autograder.write_feedback(course, "conv-by-hand")
-    autograder.export(course, "conv-by-hand", "canvas")
-    autograder.check_notebook(Path("conv-by-hand.ipynb"), course)   # what students run
+    import cnngrade
+    course = cnngrade.load_course(Path("course"))
+    cnngrade.prepare_data(course.data)
+    cnngrade.release(course, "conv-by-hand")
+    cnngrade.collect(course, "conv-by-hand", Path("inbox"))
+    cnngrade.grade(course, "conv-by-hand")
+    cnngrade.class_report(course, "conv-by-hand")
+    cnngrade.write_feedback(course, "conv-by-hand")
+    cnngrade.export(course, "conv-by-hand", "canvas")
+    cnngrade.check_notebook(Path("conv-by-hand.ipynb"))   # a student, beside the release
 
-Names are imported when first used, so `import autograder` (done by every grader, worker and Ray
+Names are imported when first used, so `import cnngrade` (done by every grader, worker and Ray
 task process, and by the suites) stays cheap.
 """
 
@@ -42,27 +47,27 @@ __version__ = "0.1.0"
 
 # public name -> (module, name in that module)
 _API: dict[str, tuple[str, str]] = {
-    "CnnGradeError": ("autograder.course.errors", "CnnGradeError"),
-    "Course": ("autograder.course.config", "Course"),
-    "load_course": ("autograder.course.config", "load_course"),
-    "DATASETS": ("autograder.course.data", "DATASETS"),
-    "data_layout": ("autograder.course.data", "data_layout"),
-    "prepare_data": ("autograder.course.data", "prepare"),
-    "final_grades": ("autograder.course.policy", "final_grades"),
-    "set_override": ("autograder.course.policy", "set_override"),
-    "clear_override": ("autograder.course.policy", "clear_override"),
-    "release": ("autograder.intake.release", "release"),
-    "collect": ("autograder.intake.collect", "collect"),
-    "grade": ("autograder.grading.grade", "grade"),
-    "import_nbgrader": ("autograder.grading.nbgrader_compat", "import_nbgrader"),
-    "class_report": ("autograder.views.report", "class_report"),
-    "write_plot": ("autograder.views.report", "write_plot"),
-    "write_feedback": ("autograder.views.feedback", "write_feedback"),
-    "export": ("autograder.views.export", "export"),
-    "write_export": ("autograder.views.export", "write_export"),
-    "write_gradescope": ("autograder.views.export", "write_gradescope"),
-    "check_notebook": ("autograder.views.student_check", "check_notebook"),
-    "demo": ("autograder.views.demo", "demo"),
+    "CnnGradeError": ("cnngrade.course.errors", "CnnGradeError"),
+    "Course": ("cnngrade.course.config", "Course"),
+    "load_course": ("cnngrade.course.config", "load_course"),
+    "DATASETS": ("cnngrade.course.data", "DATASETS"),
+    "data_layout": ("cnngrade.course.data", "data_layout"),
+    "prepare_data": ("cnngrade.course.data", "prepare"),
+    "final_grades": ("cnngrade.course.policy", "final_grades"),
+    "set_override": ("cnngrade.course.policy", "set_override"),
+    "clear_override": ("cnngrade.course.policy", "clear_override"),
+    "release": ("cnngrade.intake.release", "release"),
+    "collect": ("cnngrade.intake.collect", "collect"),
+    "grade": ("cnngrade.grading.grade", "grade"),
+    "import_nbgrader": ("cnngrade.grading.nbgrader_compat", "import_nbgrader"),
+    "class_report": ("cnngrade.views.report", "class_report"),
+    "write_plot": ("cnngrade.views.report", "write_plot"),
+    "write_feedback": ("cnngrade.views.feedback", "write_feedback"),
+    "export": ("cnngrade.views.export", "export"),
+    "write_export": ("cnngrade.views.export", "write_export"),
+    "write_gradescope": ("cnngrade.views.export", "write_gradescope"),
+    "check_notebook": ("cnngrade.views.student_check", "check_notebook"),
+    "demo": ("cnngrade.views.demo", "demo"),
 }
 
 __all__ = [
@@ -92,9 +97,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name not in _API:
-        raise AttributeError(f"module 'autograder' has no attribute {name!r}")
+        raise AttributeError(f"module 'cnngrade' has no attribute {name!r}")
     module, attribute = _API[name]
-    value = getattr(importlib.import_module(module), attribute)
+    value = getattr(importlib.import_module(module, __name__), attribute)
     globals()[name] = value   # the next lookup does not come here
     return value
 
@@ -104,17 +109,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:   # for editors and type checkers: the same names, imported eagerly
-    from autograder.course.config import Course, load_course
-    from autograder.course.data import DATASETS, data_layout
-    from autograder.course.data import prepare as prepare_data
-    from autograder.course.errors import CnnGradeError
-    from autograder.course.policy import clear_override, final_grades, set_override
-    from autograder.grading.grade import grade
-    from autograder.grading.nbgrader_compat import import_nbgrader
-    from autograder.intake.collect import collect
-    from autograder.intake.release import release
-    from autograder.views.demo import demo
-    from autograder.views.export import export, write_export, write_gradescope
-    from autograder.views.feedback import write_feedback
-    from autograder.views.report import class_report, write_plot
-    from autograder.views.student_check import check_notebook
+    from .course.config import Course, load_course
+    from .course.data import DATASETS, data_layout
+    from .course.data import prepare as prepare_data
+    from .course.errors import CnnGradeError
+    from .course.policy import clear_override, final_grades, set_override
+    from .grading.grade import grade
+    from .grading.nbgrader_compat import import_nbgrader
+    from .intake.collect import collect
+    from .intake.release import release
+    from .views.demo import demo
+    from .views.export import export, write_export, write_gradescope
+    from .views.feedback import write_feedback
+    from .views.report import class_report, write_plot
+    from .views.student_check import check_notebook

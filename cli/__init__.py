@@ -1,1 +1,2 @@
-"""The `cnngrade` command line: parses options, calls `autograder`, renders with rich."""
+"""The `cnngrade` command line (installed as `cnngrade.cli`): parses options, calls the engine's
+public API (`cnngrade`, the folder `autograder/`), renders with rich."""

@@ -1,4 +1,5 @@
-"""`cnngrade`: thin click commands over the `autograder` functions, rendered with rich."""
+"""`cnngrade`: thin click commands over the engine's public functions (`cnngrade`, the folder
+`autograder/`), rendered with rich."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autograder import CnnGradeError
-from cli import render
+from cnngrade import CnnGradeError
+
+from . import render
 
 console = Console()
 errors = Console(stderr=True)
@@ -23,7 +25,7 @@ course_option = click.option(
 
 
 def _course(course_dir: Path):
-    from autograder import load_course
+    from cnngrade import load_course
     return load_course(course_dir)
 
 
@@ -44,7 +46,7 @@ def cnngrade() -> None:
 @course_option
 def release_cmd(slug: str, course_dir: Path) -> None:
     """Turn solutions/SLUG.ipynb into the student notebook and write DIR/release/SLUG/."""
-    from autograder import release
+    from cnngrade import release
     result = release(_course(course_dir), slug)
     render.release(console, result)
 
@@ -62,7 +64,7 @@ def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
     """Put Fashion-MNIST in Keras's cache, write the two-class folder dataset and pretrain the
     transfer-learning course base (test splits where only the grader reads them). Running it
     again changes nothing."""
-    from autograder import DATASETS, prepare_data
+    from cnngrade import DATASETS, prepare_data
     layout = _course(course_dir).data
     with _progress() as progress:
         task = progress.add_task("data", total=None, last="")
@@ -81,7 +83,7 @@ def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
 def collect_cmd(slug: str, source: Path, course_dir: Path) -> None:
     """Store SOURCE's submissions: a folder <student>/<nb>.ipynb, an LMS zip or an nbgrader
     exchange inbound/ folder."""
-    from autograder import collect
+    from cnngrade import collect
     render.collect(console, collect(_course(course_dir), slug, source))
 
 
@@ -124,7 +126,7 @@ def _with_progress(run, *args, steps: bool = False, **kwargs):
 def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool, runner: str,
               address: str | None, course_dir: Path) -> None:
     """Execute each latest submission in the sandbox and run the hidden tests."""
-    from autograder import grade
+    from cnngrade import grade
     summary = _with_progress(grade, _course(course_dir), slug, student=student,
                              workers=workers, force=force, runner=runner, address=address)
     render.grade(console, summary)
@@ -147,7 +149,7 @@ def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
     """Class summary: score histogram, pass rate per test (most failed first), submissions
     that could not be graded, the slowest, the lowest scores; --failed, --test NAME and
     --student ID show more."""
-    from autograder import class_report, write_plot
+    from cnngrade import class_report, write_plot
     if student is not None and (failed or test is not None):
         raise click.UsageError("--student shows one student's full result; use it without "
                                "--failed and --test.")
@@ -172,7 +174,7 @@ def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
 def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
     """Export the final grades of SLUG (overrides and late penalties applied). CSV header:
     student,assignment,score,max_score,percent,...; see the README for canvas and moodle."""
-    from autograder import export, write_export, write_gradescope
+    from cnngrade import export, write_export, write_gradescope
     course = _course(course_dir)
     try:
         if fmt == "gradescope":
@@ -207,7 +209,7 @@ def override_cmd(slug: str, student: str, test: str, points: float | None, clear
     change is kept in the audit trail; an override holds for that submission only."""
     from rich.markup import escape
 
-    from autograder import clear_override, set_override
+    from cnngrade import clear_override, set_override
     if clear == (points is not None):
         raise CnnGradeError("Give either --points P (the test's new points) or --clear (back to "
                             "the automatic points), not both and not neither.")
@@ -233,7 +235,7 @@ def override_cmd(slug: str, student: str, test: str, points: float | None, clear
 def feedback_cmd(slug: str, student: str | None, course_dir: Path) -> None:
     """Write DIR/feedback/<student>/SLUG.html for each graded student: score, checks, layer
     tables, learning curves and the executed notebook, one self-contained page."""
-    from autograder import write_feedback
+    from cnngrade import write_feedback
     with console.status("Writing feedback pages..."):
         report = write_feedback(_course(course_dir), slug, student)
     render.feedback(console, report)
@@ -248,7 +250,7 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
 
     Exit code 0 when the checks ran (whatever they found), 1 when the grader's set-up kept
     them from running, 2 when NOTEBOOK is not a usable notebook of the course."""
-    from autograder import check_notebook
+    from cnngrade import check_notebook
     with console.status("Running your notebook in the sandbox..."):
         result = check_notebook(notebook, _course(course_dir))
     render.check(console, result)
@@ -264,7 +266,7 @@ def check_cmd(notebook: Path, course_dir: Path) -> None:
 @course_option
 def demo_cmd(workers: int | None, slug: str, course_dir: Path) -> None:
     """Release, collect the bundled samples, grade, report and write the feedback pages."""
-    from autograder import demo
+    from cnngrade import demo
     result = _with_progress(demo, _course(course_dir), workers=workers, slug=slug, steps=True)
     render.release(console, result.release)
     render.collect(console, result.collect)
@@ -282,7 +284,7 @@ def import_nbgrader_cmd(nbgrader_course_dir: Path, only: tuple[str, ...],
                         course_dir: Path) -> None:
     """Bring in an nbgrader course: each source/<assignment>/<nb>.ipynb becomes the assignment
     <assignment>-<nb>, graded by its own test cells with nbgrader's rules."""
-    from autograder import import_nbgrader
+    from cnngrade import import_nbgrader
     render.nbgrader_import(console, import_nbgrader(_course(course_dir), nbgrader_course_dir,
                                                     only))
 

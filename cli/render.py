@@ -1,4 +1,4 @@
-"""rich renderings of the data the `autograder` functions return."""
+"""rich renderings of the data the `cnngrade` functions return."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def report(console: Console, rep, student: str | None = None, *, failed: bool = 
            test: str | None = None) -> None:
     """`cnngrade report`: the class summary; with `student` that student's full result, with
     `test` who failed that test, with `failed` every student who lost points."""
-    from autograder.views.report import check_view, student_row
+    from cnngrade.views.report import check_view, student_row
     row = student_row(rep, student) if student is not None else None   # errors first
     view = check_view(rep, test) if test is not None and row is None else None
     console.rule(Text(f"{rep.title} ({rep.slug})"))
@@ -212,7 +212,7 @@ def _ungradable(console: Console, rep) -> None:
 
 
 def _slowest(console: Console, rep) -> None:
-    from autograder.views.report import notebook_seconds
+    from cnngrade.views.report import notebook_seconds
     table = _table(console, "Slowest submissions (notebook run time)")
     table.add_column("student")
     table.add_column("notebook", justify="right")
@@ -230,7 +230,7 @@ def _slowest(console: Console, rep) -> None:
 def _per_student(console: Console, rep) -> None:
     """The lowest scores (of those who lost points) in the summary; all of them with --failed
     (`_failed`)."""
-    from autograder.views.report import failed_tests
+    from cnngrade.views.report import failed_tests
     rows = [row for row in rep.failed if row.status == "graded"]
     if not rows:
         return
@@ -251,7 +251,7 @@ def _per_student(console: Console, rep) -> None:
 
 
 def _problems(console: Console, rep) -> None:
-    from autograder.views.report import problems
+    from cnngrade.views.report import problems
     notes = [(row.submission.student, p) for row in rep.rows if row.results.get("tests")
              for p in problems(row)]
     if not notes:
@@ -281,7 +281,7 @@ def _hints(console: Console, rep) -> None:
 def _failed(console: Console, rep) -> None:
     """`--failed`: every student who lost points or could not be graded, the lowest first,
     with each failed check's message and the notebook's problems."""
-    from autograder.views.report import failed_tests, problems
+    from cnngrade.views.report import failed_tests, problems
     if not rep.failed:
         console.print(f"All {rep.count} graded submission(s) have full marks.")
         _not_graded(console, rep)
@@ -363,7 +363,7 @@ def _one_student(console: Console, rep, row) -> None:
     """`--student ID`: everything about one result: when it was submitted and graded, late or
     not, how long it ran, every test with its description, points and message, the notebook's
     problems, the grader's errors and each test's extra tables."""
-    from autograder.views.report import cpu_seconds, notebook_seconds, problems, rerun_alone
+    from cnngrade.views.report import cpu_seconds, notebook_seconds, problems, rerun_alone
     res = row.results
     sub = row.submission
     extra = res.get("extra_data") or {}

@@ -66,11 +66,11 @@ def notebooks(slug: str, styles: bool) -> dict[str, bytes]:
 
 def run(slug: str, styles: bool, copies: int, headroom: float,
         modes: tuple[str, ...] = ("alone", "busy")) -> None:
-    from autograder.course.config import load_course
-    from autograder.grading.grade import grade
-    from autograder.grading.worker_plan import plan_workers
-    from autograder.intake.collect import collect
-    from autograder.intake.release import release
+    from cnngrade.course.config import load_course
+    from cnngrade.grading.grade import grade
+    from cnngrade.grading.worker_plan import plan_workers
+    from cnngrade.intake.collect import collect
+    from cnngrade.intake.release import release
 
     nbs = notebooks(slug, styles)
     real = load_course(Path(tempfile.mkdtemp())).assignment(slug).limits

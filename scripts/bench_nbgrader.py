@@ -49,7 +49,7 @@ def nbgrader(*args: str, cwd: Path) -> None:
 
 def answered(released: Path, source: Path) -> nbformat.NotebookNode:
     """The released notebook with the source's answers in its answer cells."""
-    from autograder.intake.notebook import grade_id
+    from cnngrade.intake.notebook import grade_id
     src = {grade_id(c): "\n".join(line for line in c.source.splitlines()
                                   if "SOLUTION" not in line)
            for c in nbformat.read(source, as_version=4).cells}
@@ -68,10 +68,10 @@ def main() -> int:
 
     from bench_runners import timed  # scripts/ is on sys.path: this script's folder
 
-    from autograder.course.config import load_course
-    from autograder.grading.grade import grade
-    from autograder.grading.nbgrader_compat import import_nbgrader, slug_for
-    from autograder.intake.collect import collect
+    from cnngrade.course.config import load_course
+    from cnngrade.grading.grade import grade
+    from cnngrade.grading.nbgrader_compat import import_nbgrader, slug_for
+    from cnngrade.intake.collect import collect
 
     work = Path(tempfile.mkdtemp(prefix="cnngrade-bench-nbgrader-"))
     nbgrader("quickstart", "course101", cwd=work)

@@ -43,10 +43,10 @@ def main() -> int:
     parser.add_argument("--no-ray", action="store_true")
     args = parser.parse_args()
 
-    from autograder.course.config import load_course
-    from autograder.grading.grade import grade
-    from autograder.intake.collect import collect
-    from autograder.intake.release import release
+    from cnngrade.course.config import load_course
+    from cnngrade.grading.grade import grade
+    from cnngrade.intake.collect import collect
+    from cnngrade.intake.release import release
 
     work = Path(tempfile.mkdtemp(prefix="cnngrade-bench-"))
     content = work / "content"

@@ -46,8 +46,8 @@ def main() -> int:
 
     import keras
 
-    from autograder.course import base_network as cb
-    from autograder.course.data import TRANSFER, data_layout
+    from cnngrade.course import base_network as cb
+    from cnngrade.course.data import TRANSFER, data_layout
     layout = data_layout({})
     test_file = layout.hidden / TRANSFER / cb.TEST_FILE
     if not test_file.is_file():

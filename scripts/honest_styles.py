@@ -1320,7 +1320,7 @@ def strip_markers(source: str) -> str:
 
 def solution_sources(solution_path: Path) -> dict[str, str]:
     """grade_id -> the solution's source of that cell, without the solution markers."""
-    from autograder.intake.notebook import grade_id
+    from cnngrade.intake.notebook import grade_id
     solution = nbformat.read(solution_path, as_version=4)
     return {gid: strip_markers(c.source) for c in solution.cells if (gid := grade_id(c))}
 
@@ -1328,7 +1328,7 @@ def solution_sources(solution_path: Path) -> dict[str, str]:
 def filled(solution_path: Path, slug: str, new: dict[str, str]) -> nbformat.NotebookNode:
     """The released template with the answer cells in `new` replaced and every other answer
     cell filled with the solution's source (what tests/conftest.py's `filled` does)."""
-    from autograder.intake.notebook import grade_id, load_template
+    from cnngrade.intake.notebook import grade_id, load_template
     sol = solution_sources(solution_path)
     nb = copy.deepcopy(load_template(solution_path, slug))
     answer_cells = set()

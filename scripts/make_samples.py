@@ -16,8 +16,8 @@ import sys
 
 import nbformat
 
-from autograder.course.config import load_course
-from autograder.intake.notebook import grade_id, load_template
+from cnngrade.course.config import load_course
+from cnngrade.intake.notebook import grade_id, load_template
 
 PARTIAL = {"conv-by-hand": {"conv_layer", "avg_pool", "sobel", "gradient_direction",
                             "renormalize", "gabor_kernel", "gabor_bank", "q2", "q3"},

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course.config import load_course
+from cnngrade.course.config import load_course
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -158,7 +158,7 @@ def add_assignment(course, slug: str, toml: str, cells: list, suite: str,
 
 
 def template_of(course, slug: str) -> nbformat.NotebookNode:
-    from autograder.intake.notebook import load_template
+    from cnngrade.intake.notebook import load_template
     asg = course.assignment(slug)
     return load_template(asg.solution, slug)
 
@@ -167,7 +167,7 @@ def filled(course, slug: str, answers: dict[str, str] | None = None,
            solved: bool = True) -> nbformat.NotebookNode:
     """A student's notebook: the template with answer cells replaced by `answers`, and the
     remaining answer cells filled with the solution (solved=True) or left as released."""
-    from autograder.intake.notebook import grade_id
+    from cnngrade.intake.notebook import grade_id
     asg = course.assignment(slug)
     solution = nbformat.read(asg.solution, as_version=4)
     sol = {grade_id(c): strip_markers(c.source) for c in solution.cells}
@@ -206,7 +206,7 @@ def results_of(course, slug: str, student: str) -> dict:
 
 def solution_sources(course, slug: str) -> dict[str, str]:
     """grade_id -> the solution's source of that cell, without the solution markers."""
-    from autograder.intake.notebook import grade_id
+    from cnngrade.intake.notebook import grade_id
     solution = nbformat.read(course.assignment(slug).solution, as_version=4)
     return {grade_id(c): strip_markers(c.source) for c in solution.cells}
 
@@ -217,10 +217,10 @@ def grade_samples(tmp_path_factory, slug: str, others: dict[str, nbformat.Notebo
     and the `others` notebooks, grade them all with 2 workers; returns the course."""
     import shutil
 
-    from autograder.course.data import prepare
-    from autograder.grading.grade import grade
-    from autograder.intake.collect import collect
-    from autograder.intake.release import release
+    from cnngrade.course.data import prepare
+    from cnngrade.grading.grade import grade
+    from cnngrade.intake.collect import collect
+    from cnngrade.intake.release import release
     course = load_course(tmp_path_factory.mktemp("course"))
     prepare(course.data)
     release(course, slug, update_template=False)

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from conftest import REPO, add_assignment, filled, submit
 
-import autograder
-from autograder.course.gradebook import open_gradebook
-from autograder.course.store import Store
-from autograder.grading.grade import grade
-from autograder.intake.collect import collect
-from autograder.sandbox.walls import UID_BASE
-from autograder.views.feedback import write_feedback
-from autograder.views.report import class_report
+import cnngrade as engine
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.course.store import Store
+from cnngrade.grading.grade import grade
+from cnngrade.intake.collect import collect
+from cnngrade.sandbox.walls import UID_BASE
+from cnngrade.views.feedback import write_feedback
+from cnngrade.views.report import class_report
 
 pytestmark = pytest.mark.slow
 
@@ -185,7 +185,7 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
         "HIDDEN": str(hidden),
         "REPO": str(REPO),
         "HOST_TMP": host_tmp,
-        "PACKAGE": str(Path(autograder.__file__).parent),
+        "PACKAGE": str(Path(engine.__file__).parent),
     }
     paths["TARGETS"] = repr([paths[k] for k in ("SUITE", "GRADEBOOK", "VICTIM", "HIDDEN")]
                             + [str(REPO / "autograder" / "suites" / "conv-by-hand"
@@ -251,7 +251,7 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
     assert not (course.course_dir / "results.json").exists()
     assert not (course.course_dir / "pwned.txt").exists()
     assert not (REPO / "pwned.txt").exists()
-    assert not list(Path(autograder.__file__).parent.parent.glob("sitecustomize.py"))
+    assert not list(Path(engine.__file__).parent.parent.glob("sitecustomize.py"))
     assert outlived(before, kernels) == set()
 
     # what the TA reads shows a student's markup as text

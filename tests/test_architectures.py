@@ -19,7 +19,7 @@ from conftest import (
     solution_sources,
 )
 
-from autograder.course.config import load_course
+from cnngrade.course.config import load_course
 
 pytestmark = pytest.mark.slow
 SLUG = "architectures"

@@ -14,11 +14,11 @@ from conftest import add_assignment, filled, template_of
 from rich.console import Console
 from test_cli import cnngrade
 
-from autograder.course.errors import CnnGradeError
-from autograder.intake.notebook import grade_id
-from autograder.views import student_check as check_module
-from autograder.views.student_check import MODEL_TEST, check_notebook
-from cli import render
+from cnngrade.cli import render
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.intake.notebook import grade_id
+from cnngrade.views import student_check as check_module
+from cnngrade.views.student_check import MODEL_TEST, check_notebook
 
 
 def write(folder, nb, name: str = "mini.ipynb"):

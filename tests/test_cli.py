@@ -78,7 +78,7 @@ def test_data_prepare(tmp_path):
 
     from PIL import Image
 
-    from autograder.course.data import FASHION_FILES
+    from cnngrade.course.data import FASHION_FILES
     keras_home = tmp_path / "keras"
     (keras_home / "datasets" / "fashion-mnist").mkdir(parents=True)
     for name in FASHION_FILES:   # already cached: prepare keeps it

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 from conftest import filled, submit, template_of
 
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import open_gradebook
-from autograder.course.store import Store
-from autograder.intake.collect import collect
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.course.store import Store
+from cnngrade.intake.collect import collect
 
 
 def test_folder_resubmission_and_idempotence(mini_course, tmp_path):

@@ -18,11 +18,11 @@ import nbformat
 import pytest
 from conftest import submit, template_of
 
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import open_gradebook
-from autograder.course.store import Store
-from autograder.intake import collect as collect_module
-from autograder.intake.collect import MAX_PROBLEMS, collect
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.course.store import Store
+from cnngrade.intake import collect as collect_module
+from cnngrade.intake.collect import MAX_PROBLEMS, collect
 
 
 def _nb(course, tag: str = "") -> bytes:
@@ -399,16 +399,17 @@ def test_cli_prints_each_problem_on_one_line(mini_course, tmp_path, monkeypatch)
     from click.testing import CliRunner
     from rich.console import Console
 
-    import cli.main
-    monkeypatch.setattr(cli.main, "console", Console(width=10_000))   # no wrapping
+    import cnngrade.cli.main
+    monkeypatch.setattr(cnngrade.cli.main, "console", Console(width=10_000))   # no wrapping
     path = _write(tmp_path / "hostile.zip", _zip({
         "../../evil_1_2_mini.ipynb": _nb(mini_course, "evil"),
         "bad\u202eevil_3_4_mini.ipynb": _nb(mini_course, "bidi"),
         "ada_5_6_mi\nni.ipynb": _nb(mini_course, "ada"),
         "x\x1b[31mred_7_8_mini.ipynb": _nb(mini_course, "ansi"),
         "notes.txt": b"hello"}, symlink="link_9_9_mini.ipynb"))
-    result = CliRunner().invoke(cli.main.cnngrade, ["collect", "mini", str(path), "--course-dir",
-                                                    str(mini_course.course_dir)])
+    result = CliRunner().invoke(cnngrade.cli.main.cnngrade, ["collect", "mini", str(path),
+                                                             "--course-dir",
+                                                             str(mini_course.course_dir)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and result.exception is None
     assert "Collected 2 new submission(s)" in result.output

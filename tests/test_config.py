@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.course.config import load_course, parse_size
-from autograder.course.errors import ConfigError
+from cnngrade.course.config import load_course, parse_size
+from cnngrade.course.errors import ConfigError
 
 
 def test_sizes():

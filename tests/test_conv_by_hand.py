@@ -9,10 +9,10 @@ import shutil
 import pytest
 from conftest import filled, submit
 
-from autograder.grading.grade import grade
-from autograder.intake.collect import collect
-from autograder.intake.release import release
-from autograder.views.student_check import check_notebook
+from cnngrade.grading.grade import grade
+from cnngrade.intake.collect import collect
+from cnngrade.intake.release import release
+from cnngrade.views.student_check import check_notebook
 
 pytestmark = pytest.mark.slow
 SLUG = "conv-by-hand"
@@ -25,7 +25,7 @@ def results_of(course, student: str) -> dict:
 
 @pytest.fixture(scope="module")
 def graded_samples(tmp_path_factory):
-    from autograder.course.config import load_course
+    from cnngrade.course.config import load_course
     course = load_course(tmp_path_factory.mktemp("course"))
     release(course, SLUG, update_template=False)
     samples = course.solutions_dir / "samples" / SLUG

@@ -26,16 +26,16 @@ import nbformat
 import pytest
 from conftest import REPO, filled, submit, template_of
 
-from autograder.course.gradebook import Gradebook, open_gradebook
-from autograder.course.store import (
+from cnngrade.course.gradebook import Gradebook, open_gradebook
+from cnngrade.course.store import (
     STALE_AFTER,
     TMP_SUFFIX,
     Store,
     atomic_write,
     remove_stale_temporaries,
 )
-from autograder.intake.collect import collect
-from autograder.views.export import export
+from cnngrade.intake.collect import collect
+from cnngrade.views.export import export
 
 CNNGRADE = [str(Path(sys.executable).with_name("cnngrade"))]
 ENV = dict(os.environ, COLUMNS="200")
@@ -125,7 +125,7 @@ def collected(course_dir: Path) -> int:
 GRADEBOOK_WRITER = '''
 import os, signal
 from pathlib import Path
-from autograder.course.gradebook import Gradebook
+from cnngrade.course.gradebook import Gradebook
 
 path, mode, prefix, n = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 book = Gradebook(path)
@@ -239,8 +239,8 @@ def test_stale_temporaries_are_removed_only_when_their_writer_is_gone(tmp_path):
 STORE_KILLER = '''
 import os, signal
 from pathlib import Path
-from autograder.intake.collect import collect
-from autograder.course.config import load_course
+from cnngrade.intake.collect import collect
+from cnngrade.course.config import load_course
 
 real_replace, renames = os.replace, []
 
@@ -334,7 +334,7 @@ def _fill(course, first: int, count: int) -> None:
 
 EXPORT_KILLER = '''
 import os, signal
-from cli.main import main
+from cnngrade.cli.main import main
 
 moment = sys.argv[1]
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
@@ -427,8 +427,8 @@ def test_export_killed_at_random_moments(exported, tmp_path):
 GRADE_KILLER = '''
 import os, signal
 from pathlib import Path
-import autograder.grading.grade as grade
-from autograder.course.config import load_course
+import cnngrade.grading.grade as grade
+from cnngrade.course.config import load_course
 
 real = grade.write_outcome
 
@@ -448,7 +448,7 @@ def test_grade_killed_between_results_file_and_gradebook_row(mini_course, tmp_pa
     """test_runners kills `grade` at a polled moment, in practice after an outcome's gradebook
     row; this kills it between the outcome's results.json and its row: the file is complete,
     and the rerun grades that student again rather than trust a file the gradebook lacks."""
-    from autograder.grading.grade import grade
+    from cnngrade.grading.grade import grade
     students = ["s0", "s1"]
     for student in students:
         submit(tmp_path / "inbox", student, filled(mini_course, "mini"))

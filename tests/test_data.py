@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import filled
 
-from autograder.course import data as data_mod
-from autograder.course.data import TRANSFER, DataLayout, prepare, pretrain_base
-from autograder.course.dataset_readers import load_folder_split
-from autograder.course.errors import CnnGradeError
-from autograder.grading.evaluate import evaluate
+from cnngrade.course import data as data_mod
+from cnngrade.course.data import TRANSFER, DataLayout, prepare, pretrain_base
+from cnngrade.course.dataset_readers import load_folder_split
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.grading.evaluate import evaluate
 
 FOLDERS = ("fashion-mnist", "two-class")   # the transfer task needs the real Fashion-MNIST
 
@@ -215,8 +215,8 @@ def test_course_base_is_reproducible(tmp_path):
     shape. (A short run: 512 source images, 1 epoch; `data prepare` trains on all 30,000.)"""
     import keras
 
-    from autograder.course import base_network as cb
-    from autograder.course.data import data_layout
+    from cnngrade.course import base_network as cb
+    from cnngrade.course.data import data_layout
     layout = data_layout({})
     prepare(layout, only=("fashion-mnist",))   # the real one, from the Debian package
     fashion = layout.fashion

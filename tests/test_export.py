@@ -12,10 +12,10 @@ import pytest
 from test_cli import assert_one_sentence, cnngrade
 from test_policy import DEADLINE, at, configure, results, submit_graded
 
-from autograder.course.config import load_course
-from autograder.course.errors import CnnGradeError
-from autograder.course.policy import set_override
-from autograder.views.export import CSV_COLUMNS, cell, export, gradescope_results, number
+from cnngrade.course.config import load_course
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.course.policy import set_override
+from cnngrade.views.export import CSV_COLUMNS, cell, export, gradescope_results, number
 
 LATE = f'''
 [late]

@@ -1,4 +1,4 @@
-"""Per-student HTML feedback (autograder.views.feedback): the page's content, its safety against
+"""Per-student HTML feedback (cnngrade.views.feedback): the page's content, its safety against
 what an untrusted notebook puts in its outputs, the isolation of one student's page from the others
 and from the hidden suite, and a real page as headless Chromium shows it."""
 
@@ -17,16 +17,16 @@ import nbformat
 import pytest
 from conftest import MINI_SUITE, filled, submit
 
-from autograder.course.config import load_course
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import open_gradebook
-from autograder.grading import modelcheck as mc
-from autograder.grading import suite_runner as checker
-from autograder.grading.grade import grade
-from autograder.grading.results import build_results
-from autograder.grading.suite_runner import Feedback
-from autograder.intake.collect import collect
-from autograder.views.feedback import feedback_html, write_feedback
+from cnngrade.course.config import load_course
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.grading import modelcheck as mc
+from cnngrade.grading import suite_runner as checker
+from cnngrade.grading.grade import grade
+from cnngrade.grading.results import build_results
+from cnngrade.grading.suite_runner import Feedback
+from cnngrade.intake.collect import collect
+from cnngrade.views.feedback import feedback_html, write_feedback
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CNNGRADE = str(Path(sys.executable).parent / "cnngrade")
@@ -290,7 +290,7 @@ def test_page_in_a_browser(mini_course, tmp_path):
 def test_reviews_and_late_penalty_reach_the_page(mini_course, tmp_path):
     """A TA's override (its reason, not the TA's name) and the late penalty of cnngrade.toml
     appear on the student's page, with the final score as the headline."""
-    from autograder.course.policy import set_override
+    from cnngrade.course.policy import set_override
     book = open_gradebook(mini_course.course_dir)
     with book.transaction():
         book.add_submission(assignment="mini", student="ada", sha256="a" * 64,

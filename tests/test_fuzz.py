@@ -25,15 +25,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jupyter_client.session import json_packer
 
-from autograder.course.errors import SubmissionError
-from autograder.course.gradebook import open_gradebook
-from autograder.course.store import Store, sha256
-from autograder.grading.evaluate import prepare
-from autograder.grading.grade import grade
-from autograder.grading.nbgrader_compat import read_source
-from autograder.grading.nbgrader_compat import restore as nbgrader_restore
-from autograder.intake.collect import collect
-from autograder.intake.notebook import parse_notebook
+from cnngrade.course.errors import SubmissionError
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.course.store import Store, sha256
+from cnngrade.grading.evaluate import prepare
+from cnngrade.grading.grade import grade
+from cnngrade.grading.nbgrader_compat import read_source
+from cnngrade.grading.nbgrader_compat import restore as nbgrader_restore
+from cnngrade.intake.collect import collect
+from cnngrade.intake.notebook import parse_notebook
 
 NAME = "ada/mini.ipynb"
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False,

@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import filled, submit, template_of
 
-from autograder.grading.grade import grade
-from autograder.intake.collect import collect
-from autograder.views.report import class_report
+from cnngrade.grading.grade import grade
+from cnngrade.intake.collect import collect
+from cnngrade.views.report import class_report
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_gradebook_report_and_resubmission(mini_course, graded, tmp_path):
     # a resubmission is kept beside the first and is the one graded
     results = graded({"ada": filled(mini_course, "mini")})
     assert results["ada"]["score"] == 4
-    from autograder.course.gradebook import open_gradebook
+    from cnngrade.course.gradebook import open_gradebook
     book = open_gradebook(mini_course.course_dir)
     assert len(book.submissions("mini", "ada")) == 2
     book.close()

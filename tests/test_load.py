@@ -15,15 +15,15 @@ import nbformat
 import pytest
 from conftest import add_assignment, filled, submit
 
-from autograder.course.config import Limits
-from autograder.grading.grade import GradeJob, GradeOutcome, grade
-from autograder.grading.runners import run_local
-from autograder.grading.worker_plan import plan_workers
-from autograder.intake.collect import collect
-from autograder.sandbox import cputime
-from autograder.sandbox.student_kernel import StudentKernel
-from autograder.sandbox.walls import SandboxPlan, kernel_environment
-from autograder.views.report import class_report
+from cnngrade.course.config import Limits
+from cnngrade.grading.grade import GradeJob, GradeOutcome, grade
+from cnngrade.grading.runners import run_local
+from cnngrade.grading.worker_plan import plan_workers
+from cnngrade.intake.collect import collect
+from cnngrade.sandbox import cputime
+from cnngrade.sandbox.student_kernel import StudentKernel
+from cnngrade.sandbox.walls import SandboxPlan, kernel_environment
+from cnngrade.views.report import class_report
 
 GiB = 1024**3
 
@@ -304,7 +304,7 @@ def test_the_runner_holds_back_a_wall_clock_stop_and_runs_it_again_alone(mini_co
 
 
 def test_ray_tasks_ask_for_the_threads_their_kernel_gets():
-    from autograder.grading.runners import ray_threads
+    from cnngrade.grading.runners import ray_threads
     nodes = [{"Alive": True, "Resources": {"CPU": 8.0}},
              {"Alive": True, "Resources": {"CPU": 4.0}},
              {"Alive": False, "Resources": {"CPU": 64.0}}]

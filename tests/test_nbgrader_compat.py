@@ -15,19 +15,19 @@ import pytest
 from click.testing import CliRunner
 from conftest import results_of, submit
 
-from autograder.course.config import load_course
-from autograder.course.errors import ConfigError
-from autograder.grading.grade import grade
-from autograder.grading.nbgrader_compat import (
+from cnngrade.course.config import load_course
+from cnngrade.course.errors import ConfigError
+from cnngrade.grading.grade import grade
+from cnngrade.grading.nbgrader_compat import (
     import_nbgrader,
     read_source,
     restore,
     score_cells,
     slug_for,
 )
-from autograder.intake.collect import collect
-from autograder.intake.notebook import grade_id
-from autograder.intake.release import release
+from cnngrade.intake.collect import collect
+from cnngrade.intake.notebook import grade_id
+from cnngrade.intake.release import release
 
 BIN = Path(sys.executable).parent
 NBGRADER_ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin')}"}
@@ -133,7 +133,7 @@ def graded(tmp_path_factory):
     run("autograde", "ps1", cwd=nbc)
 
     course_dir = tmp_path_factory.mktemp("cnngrade") / "course"
-    from cli.main import cnngrade
+    from cnngrade.cli.main import cnngrade
     out = CliRunner().invoke(cnngrade, ["import-nbgrader", str(nbc), "--course-dir",
                                         str(course_dir)], catch_exceptions=False)
     assert out.exit_code == 0, out.output
@@ -256,7 +256,7 @@ def test_scoring_is_nbgraders_determine_grade():
                                                        "too_much", "text", "gone"]
     assert source.points == 14 and source.manual_points == 3
     released = nbformat.from_dict(nb)
-    from autograder.intake.notebook import render_template
+    from cnngrade.intake.notebook import render_template
     released = render_template(released, "asg")
     released.cells[2].source = "pass"                                  # an edited test cell
     released.cells = [c for c in released.cells if grade_id(c) != "gone"]

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from conftest import filled, template_of
 
-from autograder.course.errors import SubmissionError
-from autograder.intake.notebook import grade_id, parse_notebook, restore_cells
+from cnngrade.course.errors import SubmissionError
+from cnngrade.intake.notebook import grade_id, parse_notebook, restore_cells
 
 
 @pytest.mark.parametrize("data, fragment", [

@@ -10,12 +10,12 @@ import nbformat
 import pytest
 from conftest import filled, strip_markers, submit
 
-from autograder.course.config import load_course
-from autograder.grading.grade import grade
-from autograder.intake.collect import collect
-from autograder.intake.notebook import grade_id
-from autograder.intake.release import find_leaks, release, render_release
-from autograder.views.student_check import check_notebook
+from cnngrade.course.config import load_course
+from cnngrade.grading.grade import grade
+from cnngrade.intake.collect import collect
+from cnngrade.intake.notebook import grade_id
+from cnngrade.intake.release import find_leaks, release, render_release
+from cnngrade.views.student_check import check_notebook
 
 pytestmark = pytest.mark.slow
 SLUG = "output-size"

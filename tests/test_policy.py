@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_cli import assert_one_sentence, cnngrade
 
-from autograder.course.config import LatePolicy, load_course
-from autograder.course.errors import CnnGradeError, ConfigError
-from autograder.course.gradebook import SCHEMA_VERSION, open_gradebook
-from autograder.course.policy import (
+from cnngrade.course.config import LatePolicy, load_course
+from cnngrade.course.errors import CnnGradeError, ConfigError
+from cnngrade.course.gradebook import SCHEMA_VERSION, open_gradebook
+from cnngrade.course.policy import (
     clear_override,
     days_late,
     final_grades,
@@ -345,7 +345,7 @@ def test_the_audit_trail_cannot_be_rewritten(mini_course):
 
 
 def test_a_schema_1_gradebook_gains_the_overrides_table(mini_course):
-    from autograder.course.gradebook import SCHEMA
+    from cnngrade.course.gradebook import SCHEMA
     path = mini_course.course_dir / "gradebook.sqlite"
     db = sqlite3.connect(path)
     for statement in SCHEMA.split(";"):

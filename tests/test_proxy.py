@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from autograder.sandbox.proxy import StudentError, StudentProxy, _encode, decode_answer
+from cnngrade.sandbox.proxy import StudentError, StudentProxy, _encode, decode_answer
 
 
 def npy(array: np.ndarray, allow_pickle: bool = False) -> str:

@@ -10,8 +10,8 @@ import json
 import pytest
 from conftest import filled, submit
 
-from autograder.grading.grade import REPLAY_FILE, grade
-from autograder.intake.collect import collect
+from cnngrade.grading.grade import REPLAY_FILE, grade
+from cnngrade.intake.collect import collect
 
 pytestmark = pytest.mark.slow
 

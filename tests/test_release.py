@@ -6,9 +6,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.course.config import load_course
-from autograder.course.errors import LeakError
-from autograder.intake.release import release, render_release
+from cnngrade.course.config import load_course
+from cnngrade.course.errors import LeakError
+from cnngrade.intake.release import release, render_release
 
 REPO_COURSE = load_course("/nonexistent-course-dir-for-content-only")
 

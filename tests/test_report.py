@@ -9,12 +9,12 @@ import io
 import pytest
 from test_cli import assert_one_sentence, cnngrade
 
-from autograder.course.config import load_course
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import open_gradebook
-from autograder.grading import suite_runner as checker
-from autograder.grading.results import build_results, ungradable
-from autograder.views.report import check_view, class_report, student_row, summary_png
+from cnngrade.course.config import load_course
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.grading import suite_runner as checker
+from cnngrade.grading.results import build_results, ungradable
+from cnngrade.views.report import check_view, class_report, student_row, summary_png
 
 N = 300
 TESTS = [   # name, points, description, fails for student i when
@@ -211,7 +211,7 @@ def test_cli_plot(course, tmp_path):
 def test_student_text_is_shown_as_text(course):
     from rich.console import Console
 
-    from cli import render
+    from cnngrade.cli import render
     rep = class_report(course, "mini")
     for kwargs in ({"student": "s009"}, {"failed": True}, {"test": "test_add"}):
         console = Console(record=True, width=200)
@@ -222,7 +222,7 @@ def test_student_text_is_shown_as_text(course):
 def test_overrides_and_late_penalty_are_in_the_report(course):
     """The report counts and shows the final grade: the override (with its reason) first, then
     the late penalty of the course's policy."""
-    from autograder.course.policy import set_override
+    from cnngrade.course.policy import set_override
     (course.course_dir / "cnngrade.toml").write_text(
         (course.course_dir / "cnngrade.toml").read_text()
         + '\n[late.mini]\ndeadline = "2024-03-01T10:30:00+00:00"\npenalty = "per-day"\n'

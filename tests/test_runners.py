@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import filled, submit, template_of
 
-from autograder.course.gradebook import open_gradebook
-from autograder.grading.grade import GradeLock, grade
-from autograder.grading.runners import detect_gpus
-from autograder.intake.collect import collect
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.grading.grade import GradeLock, grade
+from cnngrade.grading.runners import detect_gpus
+from cnngrade.intake.collect import collect
 
 pytestmark = pytest.mark.slow
 CNNGRADE = [str(Path(sys.executable).with_name("cnngrade"))]
@@ -126,7 +126,7 @@ def test_sigkill_then_resume_loses_nothing(mini_course, tmp_path):
 
 
 def test_a_second_grade_says_why_it_will_not_run(mini_course):
-    from autograder.course.errors import CnnGradeError
+    from cnngrade.course.errors import CnnGradeError
     with GradeLock(mini_course.course_dir):
         with pytest.raises(CnnGradeError) as info:
             grade(mini_course, "mini")

@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course.config import Limits
-from autograder.sandbox.student_kernel import StudentKernel
-from autograder.sandbox.walls import sandbox_kind
+from cnngrade.course.config import Limits
+from cnngrade.sandbox.student_kernel import StudentKernel
+from cnngrade.sandbox.walls import sandbox_kind
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ def test_whole_notebook_cpu_budget_keeps_what_ran():
 
 def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
     # A checkout (and its .venv) under /tmp must stay visible: /tmp is mounted first.
-    from autograder.sandbox.walls import SandboxPlan, wrap
+    from cnngrade.sandbox.walls import SandboxPlan, wrap
     plan = SandboxPlan(scratch=tmp_path / "home", sockets=tmp_path / "sock",
                        limits=Limits())
     argv = wrap(["python"], plan)

@@ -17,7 +17,7 @@ from conftest import (
     solution_sources,
 )
 
-from autograder.course.config import load_course
+from cnngrade.course.config import load_course
 
 pytestmark = pytest.mark.slow
 SLUG = "transfer-learning"
@@ -106,8 +106,8 @@ def test_report_shows_the_vgg16_figures(graded):
     """`cnngrade report SLUG --student perfect` prints the lecture's VGG16 counts."""
     from rich.console import Console
 
-    from autograder.views.report import class_report
-    from cli import render
+    from cnngrade.cli import render
+    from cnngrade.views.report import class_report
     console = Console(record=True, width=160)
     render.report(console, class_report(graded, SLUG, "perfect"), "perfect")
     text = console.export_text()

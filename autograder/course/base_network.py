@@ -14,7 +14,7 @@ training cases, which must run in minutes on a CPU, always use this base:
   test images of those classes) is hidden.
 
 Pretraining runs in its own process
-(`python -m autograder.course.base_network FASHION_DIR OUT_DIR`), so its thread settings and
+(`python -m cnngrade.course.base_network FASHION_DIR OUT_DIR`), so its thread settings and
 memory stay out of the grader's process.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.course.dataset_readers import read_fashion
+from .dataset_readers import read_fashion
 
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 TARGET_CLASSES = (5, 6, 7, 8, 9)

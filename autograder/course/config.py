@@ -7,7 +7,7 @@ assignment. The course content defaults to this repository's `assignments/`, `so
     solutions = "/path/to/solutions"
     suites = "/path/to/suites"
 
-Late policy (read by `Course.late_policy`, applied by `autograder.course.policy`): a course-wide
+Late policy (read by `Course.late_policy`, applied by `cnngrade.course.policy`): a course-wide
 default in `[late]`, and per assignment a `[late.<slug>]` table whose keys override it:
 
     [late]                          # every assignment; all keys optional
@@ -28,7 +28,7 @@ default in `[late]`, and per assignment a `[late.<slug>]` table whose keys overr
 
 An assignment without a deadline has no late penalty. Grace applies to extended deadlines too.
 
-Exports (read by `Course.export_settings`, used by `autograder.views.export`):
+Exports (read by `Course.export_settings`, used by `cnngrade.views.export`):
 
     [export]
     canvas_student_id = "sis_login_id"   # what cnngrade's student ids are in Canvas:
@@ -51,8 +51,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from autograder.course.data import DataLayout, data_layout
-from autograder.course.errors import ConfigError
+from .data import DataLayout, data_layout
+from .errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]   # autograder/course/config.py -> the repository
 COURSE_FILE = "cnngrade.toml"
@@ -78,7 +78,7 @@ def parse_size(value: str | int, where: str) -> int:
 @dataclass(frozen=True)
 class Limits:
     """The sandbox's limits. The three time limits count the submission's own work: the CPU
-    seconds of the kernel's whole process tree (autograder.sandbox.cputime), so that a busy machine
+    seconds of the kernel's whole process tree (cnngrade.sandbox.cputime), so that a busy machine
     gives the same verdict as an idle one. Each also has a wall-clock backstop,
     `wall_factor` times as long, that stops what sleeps or waits forever (it uses no CPU).
     Where CPU time cannot be read (no /proc), the limits count wall-clock seconds."""
@@ -109,7 +109,7 @@ class Assignment:
     template_dir: Path
     solution: Path
     suite_dir: Path
-    data: tuple[str, ...] = ()     # public datasets the notebook reads (see autograder.course.data)
+    data: tuple[str, ...] = ()     # public datasets the notebook reads (see cnngrade.course.data)
     thresholds: dict[str, float] = field(default_factory=dict)   # [thresholds], e.g. accuracy
     # "cnngrade": a hidden pytest suite in autograder/suites/<slug>/; "nbgrader": the grade
     # cells of the solution notebook are the tests, scored by nbgrader's rules

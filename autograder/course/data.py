@@ -10,7 +10,7 @@ and keeps the split that accuracy is judged on where only the trusted checker ca
   hidden data folder (`~/.cnngrade/hidden` unless `cnngrade.toml` says otherwise), mode 0700,
   never bound into a sandbox. It is the instructor's own folder when `[data] two_class` names one,
   otherwise a real two-class subset of Fashion-MNIST written as 150x150 RGB JPEGs.
-- The transfer-learning task (`autograder.course.base_network`): a base network pretrained here on
+- The transfer-learning task (`cnngrade.course.base_network`): a base network pretrained here on
   Fashion-MNIST classes 0-4 (`base.keras`) and a small labelled target set of classes 5-9
   (`target_train.npz`) in `$KERAS_HOME/datasets/transfer/`; the target test split in the hidden
   folder. VGG16's ImageNet weights are used where Keras's cache holds them
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.course.dataset_readers import IMAGE_SIZE, read_fashion
-from autograder.course.errors import CnnGradeError
+from .dataset_readers import IMAGE_SIZE, read_fashion
+from .errors import CnnGradeError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
@@ -324,7 +324,7 @@ def _copy_folder_dataset(source: Path, public: Path, hidden: Path, key: str,
 
 # ------------------------------------------------------------------ the transfer-learning task
 def _transfer_key(layout: DataLayout) -> str:
-    from autograder.course import base_network as cb
+    from . import base_network as cb
     digest = hashlib.sha256(f"transfer v{FORMAT_VERSION}".encode())
     digest.update(repr((cb.SOURCE_CLASSES, cb.TARGET_CLASSES, cb.TARGET_PER_CLASS, cb.EPOCHS,
                         cb.BATCH_SIZE, cb.SEED)).encode())
@@ -335,7 +335,7 @@ def _transfer_key(layout: DataLayout) -> str:
 
 
 def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
-    from autograder.course import base_network as cb
+    from . import base_network as cb
     if layout.vgg16_weights.is_file():
         report.notes.append(f"VGG16: ImageNet weights cached in {layout.vgg16_weights}; the "
                             "transfer-learning notebook's VGG16 cells load them.")
@@ -373,11 +373,11 @@ def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | No
 
 def pretrain_base(fashion: Path, out: Path, progress: Progress | None = None,
                   extra: tuple[str, ...] = ()) -> str:
-    """Run `python -m autograder.course.base_network` (its own process) to write `out/base.keras`;
+    """Run `python -m cnngrade.course.base_network` (its own process) to write `out/base.keras`;
     returns the digest of the trained weights."""
     import subprocess
     import sys
-    command = [sys.executable, "-m", "autograder.course.base_network", str(fashion), str(out),
+    command = [sys.executable, "-m", f"{__package__}.base_network", str(fashion), str(out),
                *extra]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     lines: list[str] = []

@@ -1,7 +1,7 @@
 """Reading the prepared datasets: Fashion-MNIST's idx files and a split in the folder layout
-(`train/<class>/*.jpg`). Used by `cnngrade data prepare` (autograder.course.data), the course
-base's pretraining (autograder.course.base_network) and the hidden suites' accuracy checks
-(autograder.grading.modelcheck), which read the hidden splits in the trusted process only."""
+(`train/<class>/*.jpg`). Used by `cnngrade data prepare` (cnngrade.course.data), the course
+base's pretraining (cnngrade.course.base_network) and the hidden suites' accuracy checks
+(cnngrade.grading.modelcheck), which read the hidden splits in the trusted process only."""
 
 from __future__ import annotations
 

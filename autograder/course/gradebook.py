@@ -13,7 +13,7 @@ environment), so a regrade reuses what has not changed. Only the trusted grader 
 triggers refuse UPDATE and DELETE), one row per change with who, when, the submission's hash,
 the test, the points before and after (after = NULL: the override was cleared) and the reason.
 The newest row for (assignment, student, submission hash, test) is the one in force; see
-`autograder.course.policy`. A gradebook of schema 1 gains the table when first opened.
+`cnngrade.course.policy`. A gradebook of schema 1 gains the table when first opened.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ made for: when the student submits again, it does not carry over to the new file
 differ just where it was judged); `FinalGrade.stale_overrides` lists it, and the TA repeats it
 with `cnngrade override` where it still holds. A regrade of the same file keeps it.
 
-The late penalty follows the course's `[late]` settings (see `autograder.course.config`). The
+The late penalty follows the course's `[late]` settings (see `cnngrade.course.config`). The
 deadline is the student's extension where one is given, else the assignment's; the grace period
 moves it later. A submission is late by the time from that moment to its `submitted_at` (recorded
 at collect: the LMS or exchange time stamp, or a folder file's modification time), counted in
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autograder.course.config import Course, LatePolicy
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import Gradebook, GradeRow, Override, open_gradebook
+from .config import Course, LatePolicy
+from .errors import CnnGradeError
+from .gradebook import Gradebook, GradeRow, Override, open_gradebook
 
 DAY = timedelta(days=1)
 MAX_REASON = 500   # characters

@@ -1,7 +1,7 @@
 """What a grade depends on besides the submission, as short hashes: the suite (and the shared
 code the suites use), the notebook's execution (template, public files, limits, data) and the
 environment. The gradebook caches results by (submission, suite hash, environment hash); a record
-of the kernel's answers (autograder.grading.replay) is reused only with the same execution and
+of the kernel's answers (cnngrade.grading.replay) is reused only with the same execution and
 environment hashes."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from autograder.course import base_network, dataset_readers
-from autograder.course.config import Assignment
-from autograder.grading import modelcheck
-from autograder.sandbox.walls import sandbox_kind
+from ..course import base_network, dataset_readers
+from ..course.config import Assignment
+from ..sandbox.walls import sandbox_kind
+from . import modelcheck
 
 # code outside the suite folders that the suites run: their shared model checks, the readers of
 # the hidden splits, the course base network of the transfer-learning task

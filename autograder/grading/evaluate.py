@@ -1,8 +1,8 @@
 """One notebook graded: the untrusted bytes parsed and rebuilt around the released template,
-executed cell by cell in a sandboxed kernel (autograder.sandbox.student_kernel), then the hidden
+executed cell by cell in a sandboxed kernel (cnngrade.sandbox.student_kernel), then the hidden
 suite run in this trusted process against that kernel through the `student` proxy
-(autograder.grading.suite_runner); or, for a regrade, the suite run against the kernel's
-recorded answers (autograder.grading.replay). Returns an Evaluation; never writes anything."""
+(cnngrade.grading.suite_runner); or, for a regrade, the suite run against the kernel's
+recorded answers (cnngrade.grading.replay). Returns an Evaluation; never writes anything."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from typing import Any
 
 import nbformat
 
-from autograder.course.config import Assignment
-from autograder.course.data import DataLayout, data_layout
-from autograder.grading.cache_keys import env_hash, exec_hash
-from autograder.grading.evaluation import Evaluation, slowest
-from autograder.grading.replay import Recorder, Replayer
-from autograder.grading.suite_runner import run_suite
-from autograder.intake.notebook import load_template, parse_notebook, restore_cells
-from autograder.sandbox.proxy import StudentProxy
-from autograder.sandbox.student_kernel import KernelGone, StudentKernel
+from ..course.config import Assignment
+from ..course.data import DataLayout, data_layout
+from ..intake.notebook import load_template, parse_notebook, restore_cells
+from ..sandbox.proxy import StudentProxy
+from ..sandbox.student_kernel import KernelGone, StudentKernel
+from .cache_keys import env_hash, exec_hash
+from .evaluation import Evaluation, slowest
+from .replay import Recorder, Replayer
+from .suite_runner import run_suite
 
 _TEMPLATES: dict[str, Any] = {}
 
@@ -35,7 +35,7 @@ def _template(assignment: Assignment) -> Any:
 
 def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
     """The steps before execution: the untrusted bytes parsed and the notebook rebuilt around
-    the released template; returns an autograder.intake.notebook.Restored (notebook and problems).
+    the released template; returns an cnngrade.intake.notebook.Restored (notebook and problems).
     Raises SubmissionError (one sentence) when the file is not a gradable notebook."""
     return restore_cells(parse_notebook(data, name), _template(assignment))
 
@@ -46,7 +46,7 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
     Raises SubmissionError when the file is not a gradable notebook."""
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
-        from autograder.grading.nbgrader_compat import evaluate_nbgrader
+        from .nbgrader_compat import evaluate_nbgrader
         return evaluate_nbgrader(data, name, assignment, layout, threads)
     restored = prepare(data, name, assignment)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}

@@ -1,12 +1,12 @@
 """What running one notebook against one suite found: the type that both ways of grading a
-notebook return (autograder.grading.evaluate for cnngrade's suites,
-autograder.grading.nbgrader_compat for nbgrader's grade cells)."""
+notebook return (cnngrade.grading.evaluate for cnngrade's suites,
+cnngrade.grading.nbgrader_compat for nbgrader's grade cells)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from autograder.grading.suite_runner import TestResult
+from .suite_runner import TestResult
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Grading a class: `grade` turns the gradebook's latest submissions into jobs, skips what the
-cache already holds (submission hash, suite hash, environment: autograder.grading.cache_keys),
-hands the jobs to a runner (autograder.grading.runners), and writes each outcome (`results.json`,
+cache already holds (submission hash, suite hash, environment: cnngrade.grading.cache_keys),
+hands the jobs to a runner (cnngrade.grading.runners), and writes each outcome (`results.json`,
 the executed notebook, the kernel's recorded answers) and its gradebook row as it comes back.
-`grade_submission` is what a worker runs for one job: autograder.grading.evaluate, then the
-results in Gradescope's shape (autograder.grading.results). Only the main process writes."""
+`grade_submission` is what a worker runs for one job: cnngrade.grading.evaluate, then the
+results in Gradescope's shape (cnngrade.grading.results). Only the main process writes."""
 
 from __future__ import annotations
 
@@ -17,20 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.course.config import Assignment, Course
-from autograder.course.data import DataLayout
-from autograder.course.errors import CnnGradeError, SubmissionError
-from autograder.course.gradebook import open_gradebook
-from autograder.course.store import Store, atomic_write
-from autograder.grading.cache_keys import env_hash, suite_hash
-from autograder.grading.evaluate import evaluate, evaluate_replay, replay_matches
-from autograder.grading.results import build_results, ungradable
-from autograder.grading.runners import RUNNERS, detect_gpus, run_local, run_ray
-from autograder.grading.suite_runner import TestResult
-from autograder.grading.worker_plan import plan_workers
-from autograder.sandbox.walls import sandbox_kind
+from ..course.config import Assignment, Course
+from ..course.data import DataLayout
+from ..course.errors import CnnGradeError, SubmissionError
+from ..course.gradebook import open_gradebook
+from ..course.store import Store, atomic_write
+from ..sandbox.walls import sandbox_kind
+from .cache_keys import env_hash, suite_hash
+from .evaluate import evaluate, evaluate_replay, replay_matches
+from .results import build_results, ungradable
+from .runners import RUNNERS, detect_gpus, run_local, run_ray
+from .suite_runner import TestResult
+from .worker_plan import plan_workers
 
-REPLAY_FILE = "replay.zip"   # beside results.json: the kernel's answers (autograder.grading.replay)
+REPLAY_FILE = "replay.zip"   # beside results.json: the kernel's answers (cnngrade.grading.replay)
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ class GradeJob:
     data_layout: DataLayout | None = None
     gpu: str | None = None      # the GPU this job is pinned to (CUDA_VISIBLE_DEVICES)
     replay: bytes | None = None  # the kernel's recorded answers, to regrade without executing
-    threads: int | None = None  # CPU threads for the kernel (autograder.grading.worker_plan)
+    threads: int | None = None  # CPU threads for the kernel (cnngrade.grading.worker_plan)
     # set when this is the run again alone of a submission a wall-clock limit stopped while
-    # others ran beside it: what stopped it the first time (autograder.grading.runners)
+    # others ran beside it: what stopped it the first time (cnngrade.grading.runners)
     rerun_of: tuple[str, ...] | None = None
 
 
@@ -59,7 +59,7 @@ class GradeOutcome:
     results: dict[str, Any]
     seconds: float
     executed: str | None = None  # the executed notebook (nbformat JSON), for feedback
-    record: bytes | None = None  # the kernel's answers to the suite (autograder.grading.replay)
+    record: bytes | None = None  # the kernel's answers to the suite (cnngrade.grading.replay)
 
 
 @dataclass
@@ -202,7 +202,7 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
           on_plan: Callable[[str], None] | None = None) -> GradeSummary:
     """Grade the latest submission of every student (or one) of `slug`, on the `runner`
     ("local": `workers` processes here, None: as many as the machine and the assignment allow
-    (autograder.grading.worker_plan); "ray": the Ray cluster at `address`). `on_plan` is told in one
+    (cnngrade.grading.worker_plan); "ray": the Ray cluster at `address`). `on_plan` is told in one
     line how many at a time and with how many threads each."""
     if runner not in RUNNERS:
         raise CnnGradeError(f"Unknown runner '{runner}'; use one of {', '.join(RUNNERS)}.")

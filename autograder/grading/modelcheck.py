@@ -292,7 +292,7 @@ def threshold(assignment: Any, key: str) -> float:
 def grey_test_split(course_data: Any) -> tuple[np.ndarray, np.ndarray, str]:
     """The 28x28 test images the convnet notebooks train for, as (x float32 N x 28 x 28 x 1 in
     [0, 1], labels, "MNIST test images"): MNIST where it is cached, else Fashion-MNIST."""
-    from autograder.course.dataset_readers import read_fashion
+    from ..course.dataset_readers import read_fashion
     if course_data.mnist.is_file():
         with np.load(course_data.mnist, allow_pickle=False) as data:
             images, labels = data["x_test"], data["y_test"]
@@ -318,7 +318,7 @@ def check_accuracy(predictions: np.ndarray, labels: np.ndarray, need: float, wha
 def check_hidden_accuracy(model: Any, course_data: Any, need: float, what: str,
                           feedback: Any, advice: str, dataset: str = "two-class") -> None:
     """Accuracy of a one-sigmoid model on a hidden folder split, measured here."""
-    from autograder.course.dataset_readers import load_folder_split
+    from ..course.dataset_readers import load_folder_split
     images, labels, classes = load_folder_split(course_data.hidden_split(dataset))
     x = images if rescales_itself(model) else images / 255.0
     predictions = model.predict(x, batch_size=50, verbose=0)

@@ -59,15 +59,15 @@ from nbgrader.preprocessors import (
 )
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 
-from autograder.course.config import COURSE_FILE, REPO_ROOT, Assignment, Course, load_course
-from autograder.course.data import DataLayout, data_layout
-from autograder.course.errors import ConfigError, SubmissionError
-from autograder.course.store import atomic_write
-from autograder.grading.evaluation import Evaluation, slowest
-from autograder.grading.suite_runner import MAX_MESSAGE, TestResult
-from autograder.intake.notebook import grade_id, load_template, parse_notebook
-from autograder.intake.release import template_text
-from autograder.sandbox.student_kernel import KernelGone, StudentKernel
+from ..course.config import COURSE_FILE, REPO_ROOT, Assignment, Course, load_course
+from ..course.data import DataLayout, data_layout
+from ..course.errors import ConfigError, SubmissionError
+from ..course.store import atomic_write
+from ..intake.notebook import grade_id, load_template, parse_notebook
+from ..intake.release import template_text
+from ..sandbox.student_kernel import KernelGone, StudentKernel
+from .evaluation import Evaluation, slowest
+from .suite_runner import MAX_MESSAGE, TestResult
 
 # nbgrader's defaults (CourseDirectory.ignore, Execute.timeout)
 NBGRADER_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")

@@ -22,8 +22,8 @@ import json
 import zipfile
 from typing import Any
 
-from autograder.sandbox.artifacts import load_keras_model
-from autograder.sandbox.proxy import StudentError, _encode, decode_answer
+from ..sandbox.artifacts import load_keras_model
+from ..sandbox.proxy import StudentError, _encode, decode_answer
 
 MAX_RECORD = 64 * 1024**2
 FORMAT = 1

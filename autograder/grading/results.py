@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograder.grading.suite_runner import TestResult
+from .suite_runner import TestResult
 
 
 def build_results(*, tests: list[TestResult], max_score: float, output: str,

@@ -1,6 +1,6 @@
 """Where submissions are graded: the local runner (a pool of worker processes on this machine,
 the embedded default) or the Ray runner (one Ray task per submission on an existing cluster).
-Both take jobs and the function that grades one (autograder.grading.grade passes GradeJobs and
+Both take jobs and the function that grades one (cnngrade.grading.grade passes GradeJobs and
 `grade_submission`, and `crashed`, which turns a worker that died into an outcome) and yield the
 outcomes as they finish; only the caller (the driver) writes results and the gradebook. A runner
 knows nothing of grading beyond a job's `assignment`, `threads`, `gpu` and `rerun_of`, and an
@@ -12,7 +12,7 @@ GPU at a time, pinned with CUDA_VISIBLE_DEVICES; the Ray runner asks for `num_gp
 pins the task. Which GPUs the local runner uses: CNNGRADE_GPUS ("0,1"; "" for none) if set, else
 CUDA_VISIBLE_DEVICES if set, else the GPUs `nvidia-smi -L` lists.
 
-Threads: each job carries the CPU threads its kernel may use (autograder.grading.worker_plan);
+Threads: each job carries the CPU threads its kernel may use (cnngrade.grading.worker_plan);
 the Ray runner asks for as many CPUs per task, so Ray never puts more kernel threads on a node
 than it has cores.
 
@@ -34,7 +34,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import replace
 from typing import Any
 
-from autograder.course.errors import CnnGradeError
+from ..course.errors import CnnGradeError
 
 RUNNERS = ("local", "ray")
 

@@ -73,12 +73,12 @@ class CheckerPlugin:
 
     @pytest.fixture(scope="session")
     def course_data(self) -> Any:
-        """Where the datasets are (autograder.course.data.DataLayout); hidden splits included."""
+        """Where the datasets are (cnngrade.course.data.DataLayout); hidden splits included."""
         return self._context.get("course_data")
 
     @pytest.fixture(scope="session")
     def assignment(self) -> Any:
-        """The assignment being graded (autograder.course.config.Assignment)."""
+        """The assignment being graded (cnngrade.course.config.Assignment)."""
         return self._context.get("assignment")
 
     @pytest.fixture

@@ -8,9 +8,9 @@ the grader never oversubscribes the cores it uses.
   (one training kernel per core wastes less on synchronisation than one kernel on two).
 - By default never more workers than the memory holds kernels at their memory limit, nor more
   than there are submissions; a GPU assignment at most one per GPU.
-- A submission graded again alone (see autograder.grading.runners) gets every core the runner uses.
+- A submission graded again alone (see cnngrade.grading.runners) gets every core the runner uses.
 
-The compute limits count each kernel's own CPU time (autograder.sandbox.cputime), so the threads a
+The compute limits count each kernel's own CPU time (cnngrade.sandbox.cputime), so the threads a
 kernel gets change how long it takes on the clock, never whether it passes its limits.
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autograder.sandbox import cputime
-from autograder.sandbox.machine import machine_cores, machine_memory
+from ..sandbox import cputime
+from ..sandbox.machine import machine_cores, machine_memory
 
 # the share of the machine's memory the kernels' limits may add up to (the grader needs some)
 MEMORY_SHARE = 0.9
@@ -59,7 +59,7 @@ def _gib(size: int) -> str:
 def plan_workers(limits, jobs: int, workers: int | None = None, *, gpus: int = 0,
                  cores: int | None = None, memory: int | None = -1) -> WorkerPlan:
     """The plan for grading `jobs` submissions of an assignment with `limits`
-    (autograder.course.config.Limits); `workers` as asked (None: chosen here). `cores` and `memory`
+    (cnngrade.course.config.Limits); `workers` as asked (None: chosen here). `cores` and `memory`
     default to this machine's (tests pass their own)."""
     cores = cores or machine_cores()
     memory = machine_memory() if memory == -1 else memory

@@ -1,3 +1,3 @@
 """Untrusted bytes in: the notebook format (reading submissions, rendering the template, restoring
 locked cells), releasing an assignment to students and collecting their notebooks.
-Imports only autograder.course."""
+Imports only cnngrade.course."""

@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autograder.course.config import Course
-from autograder.course.errors import CnnGradeError, SubmissionError
-from autograder.course.gradebook import Gradebook, open_gradebook
-from autograder.course.store import Store
-from autograder.intake.notebook import parse_notebook
+from ..course.config import Course
+from ..course.errors import CnnGradeError, SubmissionError
+from ..course.gradebook import Gradebook, open_gradebook
+from ..course.store import Store
+from .notebook import parse_notebook
 
 MAX_FILE = 64 * 1024 * 1024          # one notebook
 MAX_TOTAL = 4 * 1024 * 1024 * 1024   # one zip, uncompressed

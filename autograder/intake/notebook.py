@@ -24,7 +24,7 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
-from autograder.course.errors import ConfigError, SubmissionError
+from ..course.errors import ConfigError, SubmissionError
 
 CELL_TYPES = {"code", "markdown", "raw"}
 V3_CELL_TYPES = CELL_TYPES | {"heading"}

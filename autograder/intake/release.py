@@ -11,10 +11,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.course.config import Assignment, Course
-from autograder.course.errors import ConfigError, LeakError
-from autograder.course.store import atomic_write
-from autograder.intake.notebook import load_template
+from ..course.config import Assignment, Course
+from ..course.errors import ConfigError, LeakError
+from ..course.store import atomic_write
+from .notebook import load_template
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 

@@ -2,4 +2,4 @@
 kernel started inside it (jupyter), one submission's kernel run cell by cell under its limits
 (student_kernel, cputime, machine), the `student` proxy through which the trusted checker calls
 into it (proxy) and the files it leaves behind, read safely (artifacts).
-Imports only autograder.course."""
+Imports only cnngrade.course."""

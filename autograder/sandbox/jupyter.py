@@ -12,11 +12,11 @@ from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import Instance
 
-from autograder.sandbox.walls import SandboxPlan, sandbox_uid, wrap
+from .walls import SandboxPlan, sandbox_uid, wrap
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel command wrapped by `autograder.sandbox.walls.wrap`."""
+    """Starts the kernel command wrapped by `cnngrade.sandbox.walls.wrap`."""
 
     plan = Instance(SandboxPlan, allow_none=True)
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from autograder.sandbox.artifacts import MAX_FILE, load_keras_model, read_json, read_scratch_file
-from autograder.sandbox.student_kernel import KernelGone, StudentKernel
-from autograder.sandbox.walls import kernel_environment
+from .artifacts import MAX_FILE, load_keras_model, read_json, read_scratch_file
+from .student_kernel import KernelGone, StudentKernel
+from .walls import kernel_environment
 
 MIME = "application/vnd.cnngrade.answer+json"
 MAX_ANSWER_BYTES = 64 * 1024 * 1024

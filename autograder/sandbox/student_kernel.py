@@ -15,10 +15,10 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from autograder.course.config import Limits
-from autograder.sandbox import cputime
-from autograder.sandbox.jupyter import CappedNotebookClient, new_kernel_manager
-from autograder.sandbox.walls import SandboxPlan, prepare_dirs
+from ..course.config import Limits
+from . import cputime
+from .jupyter import CappedNotebookClient, new_kernel_manager
+from .walls import SandboxPlan, prepare_dirs
 
 ANSWER_OUTPUT_CAP = 96 * 1024 * 1024
 
@@ -34,7 +34,7 @@ class ExecutionReport:
     problems: list[str] = field(default_factory=list)   # one sentence each, shown to the student
     errors: int = 0                                     # cells that raised an exception
     # what a wall-clock limit stopped (a cell, the notebook, a checker's call), one sentence
-    # each: graded again alone when other submissions ran beside it (autograder.grading.runners)
+    # each: graded again alone when other submissions ran beside it (cnngrade.grading.runners)
     wall_stops: list[str] = field(default_factory=list)
     # (cell number, CPU seconds, wall seconds) of each code cell's first run
     cells: list[tuple[int, float, float]] = field(default_factory=list)

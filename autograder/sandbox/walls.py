@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course.config import Limits
-from autograder.sandbox.machine import machine_cores
+from ..course.config import Limits
+from .machine import machine_cores
 
 HOME = "/home/student"
 UID_BASE = 61000
@@ -39,7 +39,7 @@ class SandboxPlan:
     # "datasets/fashion-mnist" or "models/vgg16_..._notop.h5")
     data: tuple[tuple[Path, str], ...] = ()
     # CPU threads the kernel's maths libraries may use: the runner's share of the cores
-    # (autograder.grading.worker_plan); None: the assignment's `threads` (0: every core)
+    # (cnngrade.grading.worker_plan); None: the assignment's `threads` (0: every core)
     threads: int | None = None
 
 
@@ -93,7 +93,7 @@ def _unshare_base() -> list[str]:
 
 
 def _rlimits(limits: Limits) -> list[str]:
-    # a last resort per process: the CPU watch (autograder.sandbox.cputime) stops cells long before
+    # a last resort per process: the CPU watch (cnngrade.sandbox.cputime) stops cells long before
     cpu = int(limits.notebook_timeout * 2) + 60
     return ["prlimit", f"--as={limits.memory}", f"--nproc={limits.processes}",
             f"--fsize={limits.file_size}", "--nofile=1024", f"--cpu={cpu}", "--core=0", "--"]

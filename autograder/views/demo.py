@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from autograder.course.config import Course
-from autograder.course.errors import CnnGradeError
-from autograder.grading.grade import GradeOutcome, GradeSummary, grade
-from autograder.intake.collect import CollectReport, collect
-from autograder.intake.release import ReleaseResult, release
-from autograder.views.feedback import FeedbackReport, write_feedback
-from autograder.views.report import ClassReport, class_report
+from ..course.config import Course
+from ..course.errors import CnnGradeError
+from ..grading.grade import GradeOutcome, GradeSummary, grade
+from ..intake.collect import CollectReport, collect
+from ..intake.release import ReleaseResult, release
+from .feedback import FeedbackReport, write_feedback
+from .report import ClassReport, class_report
 
 DEMO_SLUG = "conv-by-hand"
 

@@ -1,4 +1,4 @@
-"""Exports from the gradebook, all of final grades (`autograder.course.policy.final_grades`:
+"""Exports from the gradebook, all of final grades (`cnngrade.course.policy.final_grades`:
 overrides and late penalties applied), one row per graded student (the newest grading of the latest
 submission). Students collected but not graded are left out.
 
@@ -27,11 +27,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from autograder.course.config import Course
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import open_gradebook
-from autograder.course.policy import FinalGrade, final_grades
-from autograder.course.store import atomic_write
+from ..course.config import Course
+from ..course.errors import CnnGradeError
+from ..course.gradebook import open_gradebook
+from ..course.policy import FinalGrade, final_grades
+from ..course.store import atomic_write
 
 CSV_COLUMNS = ["student", "assignment", "score", "max_score", "percent", "status", "late",
                "submitted_at", "graded_at", "submission_sha256", "auto_score", "override_points",
@@ -40,7 +40,7 @@ CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 FORMATS = ("csv", "canvas", "moodle", "gradescope")
 TEXT_FORMATS = ("csv", "canvas", "moodle")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# the Canvas zip name `<name>[_LATE]_<id>_<subid>_<file>` (as autograder.intake.collect reads it)
+# the Canvas zip name `<name>[_LATE]_<id>_<subid>_<file>` (as cnngrade.intake.collect reads it)
 CANVAS_NAME = re.compile(r"[^_]+?(?:_LATE)?_(?P<id>[0-9]{1,20})_[0-9]+_.+", re.DOTALL)
 
 

@@ -32,12 +32,12 @@ import jinja2
 import nbformat
 from markupsafe import Markup
 
-from autograder.course.config import Course
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import GradeRow, open_gradebook
-from autograder.course.policy import FinalGrade, final_grades
-from autograder.course.store import atomic_write
-from autograder.views.export import student_notes
+from ..course.config import Course
+from ..course.errors import CnnGradeError
+from ..course.gradebook import GradeRow, open_gradebook
+from ..course.policy import FinalGrade, final_grades
+from ..course.store import atomic_write
+from .export import student_notes
 
 KEEP_MIME = ("text/plain", "text/html", "text/markdown", "image/png", "image/jpeg",
              "image/svg+xml")   # an SVG is shown as an <img> (data: URI), where it cannot run

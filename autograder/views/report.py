@@ -4,7 +4,7 @@ failed ones, who failed one test and with which message, one student's full resu
 PNG summary of the class.
 
 Every score the report uses comes from `ClassReport.score(row)`, filled by `_final_scores`: the
-final grade, with instructor overrides and the late penalty applied (autograder.course.policy)."""
+final grade, with instructor overrides and the late penalty applied (cnngrade.course.policy)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course.config import Course
-from autograder.course.errors import CnnGradeError
-from autograder.course.gradebook import GradeRow, open_gradebook
+from ..course.config import Course
+from ..course.errors import CnnGradeError
+from ..course.gradebook import GradeRow, open_gradebook
 
 BUCKETS = 10   # the histogram's buckets: 0–9%, 10–19%, ..., 90–100%
 SLOWEST = 5    # how many slowest submissions the class summary lists
@@ -109,9 +109,9 @@ class ClassReport:
 def _final_scores(course: Course, slug: str, rows: list[GradeRow], student: str | None
                   ) -> tuple[dict[str, float], dict[str, list[dict]], dict[str, dict]]:
     """The score of each row the report uses, the final grade (instructor overrides and the
-    late penalty applied, autograder.course.policy), the adjustments that made it, and the overrides
+    late penalty applied, cnngrade.course.policy), the adjustments that made it, and the overrides
     in force by student and test."""
-    from autograder.course.policy import final_grades
+    from ..course.policy import final_grades
     finals = {g.student: g for g in final_grades(course, slug, student)}
     graded = {row.submission.student for row in rows}
     return ({name: g.final_score for name, g in finals.items() if name in graded},
@@ -144,7 +144,7 @@ def seconds(row: GradeRow) -> float:
 
 def rerun_alone(row: GradeRow) -> list[str] | None:
     """What a wall-clock limit stopped in the first run, where this result comes from the run
-    again alone that followed (autograder.grading.runners); None for an ordinary result."""
+    again alone that followed (cnngrade.grading.runners); None for an ordinary result."""
     extra = row.results.get("extra_data") or {}
     if not extra.get("rerun_alone"):
         return None
@@ -344,7 +344,7 @@ def summary_png(rep: ClassReport) -> bytes:
 
 def write_plot(course: Course, rep: ClassReport, path: Path | None = None) -> Path:
     """Write `summary_png` atomically to `path` (default DIR/reports/<slug>.png)."""
-    from autograder.course.store import atomic_write
+    from ..course.store import atomic_write
     target = path or course.course_dir / "reports" / f"{rep.slug}.png"
     atomic_write(target, summary_png(rep))
     return target

@@ -6,7 +6,7 @@ would keep the notebook from being graded or cost it points for other reasons:
 - edited locked cells (the grader puts the released version back: the edits do not count),
   deleted answer cells (graded 0), duplicated answer cells (only the first copy is graded),
   answer cells whose type changed, cells whose nbgrader metadata was removed or changed (a
-  copied cell): `autograder.intake.notebook.restore_cells` reports these as sentences, which are
+  copied cell): `cnngrade.intake.notebook.restore_cells` reports these as sentences, which are
   classified here and told with what to do;
 - cells stopped by a time limit, cells that killed the kernel, cells that raised in the sandbox
   (the execution report and the executed notebook);
@@ -34,12 +34,12 @@ import nbformat
 from nbformat import NotebookNode
 from nbgrader.utils import is_locked
 
-from autograder.course.config import Assignment, Course
-from autograder.course.errors import CnnGradeError
-from autograder.grading.evaluate import evaluate
-from autograder.grading.suite_runner import TestResult
-from autograder.intake.collect import MAX_FILE
-from autograder.intake.notebook import grade_id, load_template, parse_notebook
+from ..course.config import Assignment, Course
+from ..course.errors import CnnGradeError
+from ..grading.evaluate import evaluate
+from ..grading.suite_runner import TestResult
+from ..intake.collect import MAX_FILE
+from ..intake.notebook import grade_id, load_template, parse_notebook
 
 LEVELS = ("ungradable", "points", "note")   # most serious first
 
@@ -218,8 +218,8 @@ def _first_line(source: str, width: int = 60) -> str:
 # Lines of a released answer cell that say nothing about which cell it is.
 _FILLER = ("YOUR CODE HERE", "YOUR ANSWER HERE", "NotImplementedError")
 
-# restore_cells' and the execution report's sentences (autograder.intake.notebook,
-# autograder.sandbox.student_kernel)
+# restore_cells' and the execution report's sentences (cnngrade.intake.notebook,
+# cnngrade.sandbox.student_kernel)
 _LOCKED_EDITED = re.compile(r"locked cell '(?P<gid>.+?)' was edited")
 _DUPLICATE = re.compile(r"cell '(?P<gid>.+?)' appears more than once")
 _TYPE_CHANGED = re.compile(r"answer cell '(?P<gid>.+?)' changed its type to (?P<type>\w+)")

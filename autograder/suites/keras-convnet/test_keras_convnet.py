@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.grading import modelcheck as mc
+from cnngrade.grading import modelcheck as mc
 
 # ------------------------------------------------------------------ the course's two models
 CONVNET = [

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.course import base_network as cb
-from autograder.grading import modelcheck as mc
+from cnngrade.course import base_network as cb
+from cnngrade.grading import modelcheck as mc
 
 # ------------------------------------------------------------------------ the course's numbers
 VGG16_BASE = 14_714_688
@@ -131,13 +131,13 @@ def models(student):
 def course_base(course_data):
     import keras
 
-    from autograder.course.data import TRANSFER
+    from cnngrade.course.data import TRANSFER
     return keras.saving.load_model(course_data.public(TRANSFER) / cb.BASE_FILE, safe_mode=True)
 
 
 @pytest.fixture(scope="session")
 def hidden_test(course_data):
-    from autograder.course.data import TRANSFER
+    from cnngrade.course.data import TRANSFER
     with np.load(course_data.hidden / TRANSFER / cb.TEST_FILE, allow_pickle=False) as data:
         return cb.scale(data["x"]), data["y"].astype(np.int64)
 
