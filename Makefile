@@ -21,17 +21,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/cnngrade data prepare --course-dir $(COURSE)
+	$(BIN)/cnngrade data prepare --hidden --course-dir $(COURSE)
 	$(BIN)/cnngrade demo --course-dir $(COURSE)
 
 test: setup
-	$(BIN)/cnngrade data prepare
+	$(BIN)/cnngrade data prepare --hidden
 	$(BIN)/ruff check autograder cli tests scripts
 	$(BIN)/python -m pytest -q
 
 # Speed and learning figures, printed (not asserted by the tests).
 bench: setup
-	$(BIN)/cnngrade data prepare
+	$(BIN)/cnngrade data prepare --hidden
 	$(BIN)/python scripts/bench_transfer.py --seeds 3
 	$(BIN)/python scripts/bench_nbgrader.py --n 20
 	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20

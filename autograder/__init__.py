@@ -47,27 +47,29 @@ __version__ = "0.1.0"
 
 # public name -> (module, name in that module)
 _API: dict[str, tuple[str, str]] = {
-    "CnnGradeError": ("cnngrade.course.errors", "CnnGradeError"),
-    "Course": ("cnngrade.course.config", "Course"),
-    "load_course": ("cnngrade.course.config", "load_course"),
-    "DATASETS": ("cnngrade.course.data", "DATASETS"),
-    "data_layout": ("cnngrade.course.data", "data_layout"),
-    "prepare_data": ("cnngrade.course.data", "prepare"),
-    "final_grades": ("cnngrade.course.policy", "final_grades"),
-    "set_override": ("cnngrade.course.policy", "set_override"),
-    "clear_override": ("cnngrade.course.policy", "clear_override"),
-    "release": ("cnngrade.intake.release", "release"),
-    "collect": ("cnngrade.intake.collect", "collect"),
-    "grade": ("cnngrade.grading.grade", "grade"),
-    "import_nbgrader": ("cnngrade.grading.nbgrader_compat", "import_nbgrader"),
-    "class_report": ("cnngrade.views.report", "class_report"),
-    "write_plot": ("cnngrade.views.report", "write_plot"),
-    "write_feedback": ("cnngrade.views.feedback", "write_feedback"),
-    "export": ("cnngrade.views.export", "export"),
-    "write_export": ("cnngrade.views.export", "write_export"),
-    "write_gradescope": ("cnngrade.views.export", "write_gradescope"),
-    "check_notebook": ("cnngrade.views.student_check", "check_notebook"),
-    "demo": ("cnngrade.views.demo", "demo"),
+    "CnnGradeError": (".course.errors", "CnnGradeError"),
+    "Course": (".course.config", "Course"),
+    "load_course": (".course.config", "load_course"),
+    "DATASETS": (".course.data", "DATASETS"),
+    "data_layout": (".course.data", "data_layout"),
+    "prepare_data": (".course.data", "prepare"),
+    "final_grades": (".course.policy", "final_grades"),
+    "set_override": (".course.policy", "set_override"),
+    "clear_override": (".course.policy", "clear_override"),
+    "release": (".intake.release", "release"),
+    "collect": (".intake.collect", "collect"),
+    "find_release": (".intake.release_manifest", "find_release"),
+    "read_release": (".intake.release_manifest", "read_release"),
+    "grade": (".grading.grade", "grade"),
+    "import_nbgrader": (".grading.nbgrader_compat", "import_nbgrader"),
+    "class_report": (".views.report", "class_report"),
+    "write_plot": (".views.report", "write_plot"),
+    "write_feedback": (".views.feedback", "write_feedback"),
+    "export": (".views.export", "export"),
+    "write_export": (".views.export", "write_export"),
+    "write_gradescope": (".views.export", "write_gradescope"),
+    "check_notebook": (".views.student_check", "check_notebook"),
+    "demo": (".views.demo", "demo"),
 }
 
 __all__ = [
@@ -82,10 +84,12 @@ __all__ = [
     "demo",
     "export",
     "final_grades",
+    "find_release",
     "grade",
     "import_nbgrader",
     "load_course",
     "prepare_data",
+    "read_release",
     "release",
     "set_override",
     "write_export",
@@ -118,6 +122,7 @@ if TYPE_CHECKING:   # for editors and type checkers: the same names, imported ea
     from .grading.nbgrader_compat import import_nbgrader
     from .intake.collect import collect
     from .intake.release import release
+    from .intake.release_manifest import find_release, read_release
     from .views.demo import demo
     from .views.export import export, write_export, write_gradescope
     from .views.feedback import write_feedback

@@ -43,11 +43,15 @@ def cnngrade() -> None:
 
 @cnngrade.command("release")
 @click.argument("slug")
+@click.option("--zip", "as_zip", is_flag=True,
+              help="Also write DIR/release/SLUG.zip, the folder as one archive for the LMS.")
 @course_option
-def release_cmd(slug: str, course_dir: Path) -> None:
-    """Turn solutions/SLUG.ipynb into the student notebook and write DIR/release/SLUG/."""
+def release_cmd(slug: str, as_zip: bool, course_dir: Path) -> None:
+    """Turn solutions/SLUG.ipynb into the student notebook and write DIR/release/SLUG/: the
+    notebook, the public files and .cnngrade/assignment.json, what `cnngrade check` needs on a
+    student's machine."""
     from cnngrade import release
-    result = release(_course(course_dir), slug)
+    result = release(_course(course_dir), slug, zip=as_zip)
     render.release(console, result)
 
 
@@ -59,11 +63,15 @@ def data_group() -> None:
 @data_group.command("prepare")
 @click.option("--only", "only", multiple=True, metavar="DATASET",
               help="Prepare only this dataset (fashion-mnist, two-class, transfer); repeatable.")
+@click.option("--hidden/--public-only", "hidden", default=None,
+              help="Also write the hidden test splits the grader measures accuracy on (a "
+                   "grading machine). Default: only where cnngrade.toml's [data] hidden names "
+                   "their folder; never on a student's machine.")
 @course_option
-def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
+def data_prepare_cmd(only: tuple[str, ...], hidden: bool | None, course_dir: Path) -> None:
     """Put Fashion-MNIST in Keras's cache, write the two-class folder dataset and pretrain the
-    transfer-learning course base (test splits where only the grader reads them). Running it
-    again changes nothing."""
+    transfer-learning course base; with --hidden, also the test splits only the grader reads.
+    Running it again changes nothing."""
     from cnngrade import DATASETS, prepare_data
     layout = _course(course_dir).data
     with _progress() as progress:
@@ -72,7 +80,7 @@ def data_prepare_cmd(only: tuple[str, ...], course_dir: Path) -> None:
         def on_progress(what: str, done: int, total: int) -> None:
             progress.update(task, description=what, completed=done, total=total)
 
-        report = prepare_data(layout, on_progress, only or DATASETS)
+        report = prepare_data(layout, on_progress, only or DATASETS, hidden)
     render.data_report(console, report)
 
 
@@ -243,16 +251,24 @@ def feedback_cmd(slug: str, student: str | None, course_dir: Path) -> None:
 
 @cnngrade.command("check")
 @click.argument("notebook", type=click.Path(path_type=Path))
+@click.option("--release", "release", type=click.Path(file_okay=False, path_type=Path),
+              help="The released assignment folder (with .cnngrade/assignment.json); default: "
+                   "the notebook's own folder.")
 @course_option
-def check_cmd(notebook: Path, course_dir: Path) -> None:
+def check_cmd(notebook: Path, release: Path | None, course_dir: Path) -> None:
     """Run the public tests of NOTEBOOK's assignment against it in the grader's sandbox, and
-    say what else would keep it from being graded or cost it points (for students).
+    say what else would keep it from being graded or cost it points (for students). Needs
+    only cnngrade and the folder the instructor released; without one, the course's own
+    assignments (the instructor's machine).
 
     Exit code 0 when the checks ran (whatever they found), 1 when the grader's set-up kept
     them from running, 2 when NOTEBOOK is not a usable notebook of the course."""
-    from cnngrade import check_notebook
+    from cnngrade import check_notebook, find_release
+    course = None
+    if find_release(notebook, release) is None:
+        course = _course(course_dir)
     with console.status("Running your notebook in the sandbox..."):
-        result = check_notebook(notebook, _course(course_dir))
+        result = check_notebook(notebook, course, release)
     render.check(console, result)
     if result.errors:
         sys.exit(1)

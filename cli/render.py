@@ -14,9 +14,13 @@ def _first_line(text: str, width: int = 160) -> str:
 
 
 def release(console: Console, result) -> None:
-    console.print(f"[green]Released[/] {result.slug} → {result.release_dir}")
+    console.print(f"[green]Released[/] {result.slug} (release {result.release}) → "
+                  f"{result.release_dir}", highlight=False)
     for path in result.files:
-        console.print(f"  {path}")
+        console.print(f"  {path}", highlight=False, markup=False)
+    if result.archive is not None:
+        console.print(f"Archive for the LMS: {result.archive} (students unpack it and run "
+                      f"`cnngrade check` in the folder)", highlight=False, markup=False)
 
 
 def collect(console: Console, report) -> None:
@@ -439,6 +443,8 @@ def check(console: Console, result) -> None:
     marks = {"ungradable": ("✗ will not be graded", "bold red"),
              "points": ("! will cost points", "bold yellow"),
              "note": ("· note", "cyan")}
+    for note in getattr(result, "notes", []):   # about the check itself: the sandbox here
+        console.print(Text(f"Note: {note}", style="cyan"))
     findings = getattr(result, "findings", [])
     if findings:
         serious = sum(1 for f in findings if f.level != "note")

@@ -222,7 +222,7 @@ def grade_samples(tmp_path_factory, slug: str, others: dict[str, nbformat.Notebo
     from cnngrade.intake.collect import collect
     from cnngrade.intake.release import release
     course = load_course(tmp_path_factory.mktemp("course"))
-    prepare(course.data)
+    prepare(course.data, hidden=True)
     release(course, slug, update_template=False)
     inbox = tmp_path_factory.mktemp("inbox")
     for student in samples:

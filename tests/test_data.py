@@ -51,7 +51,7 @@ def prepared(fake_debian, tmp_path_factory):
                         hidden=tmp_path_factory.mktemp("hidden") / "hidden")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
-        first = prepare(layout, only=FOLDERS)
+        first = prepare(layout, only=FOLDERS, hidden=True)
     return layout, first
 
 
@@ -81,9 +81,39 @@ def test_prepare_twice_changes_nothing(prepared, fake_debian):
     before = _snapshot(layout.keras_home, layout.hidden)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
-        again = prepare(layout, only=FOLDERS)
+        again = prepare(layout, only=FOLDERS, hidden=True)
     assert not again.changed and len(again.kept) == 2
     assert _snapshot(layout.keras_home, layout.hidden) == before
+
+
+def test_a_students_machine_gets_no_hidden_split(fake_debian, tmp_path, monkeypatch):
+    """Without --hidden (and without [data] hidden in cnngrade.toml), `data prepare` writes the
+    public splits only: the hidden folder is never created; asked later, it is added."""
+    monkeypatch.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
+    monkeypatch.delenv("CNNGRADE_HIDDEN_DATA", raising=False)
+    layout = DataLayout(tmp_path / "keras", tmp_path / "hidden")
+    assert not layout.grading
+    report = prepare(layout, only=FOLDERS)
+    assert not (tmp_path / "hidden").exists()
+    public = layout.public("two-class")
+    assert sorted(p.name for p in public.iterdir() if p.is_dir()) == ["train", "validation"]
+    assert len(list(public.rglob("*.jpg"))) == 3000
+    assert any("--hidden" in note for note in report.notes)
+    assert layout.missing_hidden(("fashion-mnist", "two-class")) == [
+        tmp_path / "hidden" / "two-class" / "test"]
+    assert not prepare(layout, only=FOLDERS).changed
+    prepare(layout, only=FOLDERS, hidden=True)
+    assert layout.missing_hidden(("two-class",)) == []
+    assert len(list(layout.hidden_split("two-class").rglob("*.jpg"))) == 1000
+
+
+def test_a_course_that_names_its_hidden_folder_is_a_grading_machine(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNGRADE_HIDDEN_DATA", raising=False)
+    assert not data_mod.data_layout({}, tmp_path).grading
+    named = data_mod.data_layout({"data": {"hidden": "secret"}}, tmp_path)
+    assert named.grading and named.hidden == (tmp_path / "secret").resolve()
+    monkeypatch.setenv("CNNGRADE_HIDDEN_DATA", str(tmp_path / "elsewhere"))
+    assert data_mod.data_layout({}, tmp_path).grading
 
 
 def test_instructor_folder(tmp_path, prepared):
@@ -100,13 +130,13 @@ def test_instructor_folder(tmp_path, prepared):
     own.fashion.mkdir(parents=True)
     for name in data_mod.FASHION_FILES:
         (own.fashion / name).write_bytes((layout.fashion / name).read_bytes())
-    report = prepare(own, only=FOLDERS)
+    report = prepare(own, only=FOLDERS, hidden=True)
     assert any(f"copied from {source}" in line for line in report.done)
     assert len(list(own.hidden_split("two-class").rglob("*.jpg"))) == 4
     assert not (own.public("two-class") / "test").exists()
     images, labels, classes = load_folder_split(own.hidden_split("two-class"))
     assert images.shape == (4, 150, 150, 3) and classes == ["cats", "dogs"]
-    assert not prepare(own, only=FOLDERS).changed
+    assert not prepare(own, only=FOLDERS, hidden=True).changed
 
 
 def test_missing_sources_say_what_to_do(tmp_path, monkeypatch):
@@ -121,7 +151,7 @@ def test_missing_sources_say_what_to_do(tmp_path, monkeypatch):
         prepare(DataLayout(tmp_path / "keras", tmp_path / "hidden"))
     bad = DataLayout(tmp_path / "keras", tmp_path / "hidden", tmp_path / "no-such-folder")
     with pytest.raises(CnnGradeError, match="needs train/, validation/ and test/"):
-        data_mod._two_class(bad, data_mod.PrepareReport(), None)
+        data_mod._two_class(bad, data_mod.PrepareReport(), None, True)
 
 
 SPY = '''
@@ -202,7 +232,7 @@ def test_transfer_task_needs_every_target_class(prepared, fake_debian):
     """The fake Fashion-MNIST lacks classes 6, 8 and 9: one sentence, nothing half-written."""
     layout, _ = prepared
     with pytest.raises(CnnGradeError) as info:
-        prepare(layout, only=(TRANSFER,))
+        prepare(layout, only=(TRANSFER,), hidden=True)
     message = str(info.value)
     assert "fewer than 20 training images of class(es) [6, 8, 9]" in message
     assert "apt install dataset-fashion-mnist" in message and "\n" not in message

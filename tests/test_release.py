@@ -16,12 +16,12 @@ REPO_COURSE = load_course("/nonexistent-course-dir-for-content-only")
 def test_release_writes_template_and_public_files(mini_course):
     result = release(mini_course, "mini")
     names = sorted(p.relative_to(result.release_dir).as_posix() for p in result.files)
-    assert names == ["mini.ipynb", "public_tests/test_public.py"]
+    assert names == [".cnngrade/assignment.json", "mini.ipynb", "public_tests/test_public.py"]
     nb = nbformat.read(result.release_dir / "mini.ipynb", as_version=4)
     text = nbformat.writes(nb)
     assert "BEGIN SOLUTION" not in text and "return np.asarray(a) + np.asarray(b)" not in text
     assert "raise NotImplementedError()" in text
-    assert nb.metadata["cnngrade"] == {"assignment": "mini"}
+    assert nb.metadata["cnngrade"] == {"assignment": "mini", "release": result.release}
     locked = [c for c in nb.cells if c.metadata["nbgrader"]["locked"]]
     assert locked and all("checksum" in c.metadata["nbgrader"] for c in locked)
     assert (mini_course.assignment("mini").template).read_text() == \

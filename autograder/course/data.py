@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .base_network import TEST_FILE as TRANSFER_TEST_FILE
 from .dataset_readers import IMAGE_SIZE, read_fashion
 from .errors import CnnGradeError
 
@@ -76,6 +77,9 @@ class DataLayout:
     keras_home: Path
     hidden: Path
     two_class_source: Path | None = None
+    # the course names where hidden splits live ([data] hidden or CNNGRADE_HIDDEN_DATA): a
+    # grading machine, where `data prepare` writes them without being asked
+    grading: bool = False
 
     @property
     def datasets(self) -> Path:
@@ -103,6 +107,12 @@ class DataLayout:
             raise CnnGradeError(f"The hidden split {path} is missing; run `cnngrade data "
                                 "prepare` on the grading machine.")
         return path
+
+    def missing_hidden(self, names: tuple[str, ...]) -> list[Path]:
+        """The hidden splits the datasets `names` need for grading that this machine lacks."""
+        need = {TWO_CLASS: self.hidden / TWO_CLASS / "test",
+                TRANSFER: self.hidden / TRANSFER / TRANSFER_TEST_FILE}
+        return [need[n] for n in names if n in need and not need[n].exists()]
 
     def sandbox_binds(self, names: tuple[str, ...]) -> list[tuple[Path, str]]:
         """(path here, path below the kernel's ~/.keras) for each public dataset an assignment
@@ -137,8 +147,9 @@ def data_layout(settings: dict, course_dir: Path | None = None) -> DataLayout:
 
     hidden = path("hidden") or Path(os.environ.get("CNNGRADE_HIDDEN_DATA",
                                                    Path("~/.cnngrade/hidden").expanduser()))
+    grading = path("hidden") is not None or "CNNGRADE_HIDDEN_DATA" in os.environ
     return DataLayout(keras_home=keras_home(), hidden=Path(hidden),
-                      two_class_source=path("two_class"))
+                      two_class_source=path("two_class"), grading=grading)
 
 
 # ------------------------------------------------------------------------------- prepare
@@ -154,13 +165,16 @@ class PrepareReport:
 
 
 def prepare(layout: DataLayout, progress: Progress | None = None,
-            only: tuple[str, ...] = DATASETS) -> PrepareReport:
+            only: tuple[str, ...] = DATASETS, hidden: bool | None = None) -> PrepareReport:
     """Provision the datasets named in `only` (all by default; Fashion-MNIST always, as the
-    others are made from it); running it again changes nothing."""
+    others are made from it); running it again changes nothing. The hidden splits (the test
+    splits only the grader reads) are written only when `hidden` (None: when the course names
+    where they live, `layout.grading`): a student's machine never holds them."""
     unknown = sorted(set(only) - set(DATASETS))
     if unknown:
         raise CnnGradeError(f"Unknown dataset {unknown[0]!r}; choose among "
                             f"{', '.join(DATASETS)}.")
+    hidden = layout.grading if hidden is None else hidden
     report = PrepareReport()
     _fashion(layout, report)
     if layout.mnist.is_file():
@@ -168,9 +182,13 @@ def prepare(layout: DataLayout, progress: Progress | None = None,
     else:
         report.notes.append("MNIST: not cached; the convnet notebooks use Fashion-MNIST.")
     if TWO_CLASS in only:
-        _two_class(layout, report, progress)
+        _two_class(layout, report, progress, hidden)
     if TRANSFER in only:
-        _transfer(layout, report, progress)
+        _transfer(layout, report, progress, hidden)
+    if not hidden and set(only) & {TWO_CLASS, TRANSFER}:
+        report.notes.append("Hidden test splits: not written (public data only, as on a "
+                            "student's machine); a grading machine runs `cnngrade data prepare "
+                            "--hidden`.")
     return report
 
 
@@ -231,16 +249,19 @@ def _manifest_ok(folder: Path, key: str) -> bool:
         return False
 
 
-def _two_class(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
+def _two_class(layout: DataLayout, report: PrepareReport, progress: Progress | None,
+               with_hidden: bool) -> None:
     source = layout.two_class_source
     if source is not None and not all((source / s).is_dir() for s in TWO_CLASS_SPLITS):
         raise CnnGradeError(f"The two-class folder {source} (cnngrade.toml [data] two_class) "
                             "needs train/, validation/ and test/ subfolders with one folder "
                             "per class; fix the path or the folder.")
     key = _source_key(layout)
-    public, hidden = layout.public(TWO_CLASS), layout.hidden / TWO_CLASS
-    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
-        report.kept.append(f"two-class dataset in {public} (test split in {hidden})")
+    public = layout.public(TWO_CLASS)
+    hidden = layout.hidden / TWO_CLASS if with_hidden else None
+    if _manifest_ok(public, key) and (hidden is None or _manifest_ok(hidden, key)):
+        where = f" (test split in {hidden})" if hidden is not None else ""
+        report.kept.append(f"two-class dataset in {public}{where}")
         return
     if source is not None:
         _copy_folder_dataset(source, public, hidden, key, progress)
@@ -249,8 +270,8 @@ def _two_class(layout: DataLayout, report: PrepareReport, progress: Progress | N
         _write_fashion_subset(layout, public, hidden, key, progress)
         names = " / ".join(FASHION_CLASSES[c] for c in TWO_CLASS_PAIR)
         what = f"written from Fashion-MNIST ({names}, {IMAGE_SIZE}x{IMAGE_SIZE} RGB JPEG)"
-    report.done.append(f"two-class dataset {what}: train/ and validation/ in {public}, "
-                       f"test/ in {hidden} (hidden)")
+    where = f", test/ in {hidden} (hidden)" if hidden is not None else ""
+    report.done.append(f"two-class dataset {what}: train/ and validation/ in {public}{where}")
 
 
 def _publish(staging: Path, final: Path, key: str, private: bool) -> None:
@@ -279,15 +300,17 @@ def _staging(*finals: Path) -> dict[Path, Path]:
     return stages
 
 
-def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path, key: str,
+def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path | None, key: str,
                           progress: Progress | None) -> None:
     from PIL import Image
 
     arrays = {kind: read_fashion(layout.fashion, kind) for kind in ("train", "t10k")}
-    total = sum(n * len(TWO_CLASS_PAIR) for n, _, _ in TWO_CLASS_SPLITS.values())
+    splits = {s: v for s, v in TWO_CLASS_SPLITS.items()
+              if hidden is not None or s not in HIDDEN_SPLITS}
+    total = sum(n * len(TWO_CLASS_PAIR) for n, _, _ in splits.values())
     done = 0
-    stages = _staging(public, hidden)
-    for split, (count, kind, first) in TWO_CLASS_SPLITS.items():
+    stages = _staging(*(f for f in (public, hidden) if f is not None))
+    for split, (count, kind, first) in splits.items():
         images, labels = arrays[kind]
         stage = stages[hidden if split in HIDDEN_SPLITS else public]
         for label in TWO_CLASS_PAIR:
@@ -306,11 +329,12 @@ def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path, key: s
         _publish(stage, final, key, private=final == hidden)
 
 
-def _copy_folder_dataset(source: Path, public: Path, hidden: Path, key: str,
+def _copy_folder_dataset(source: Path, public: Path, hidden: Path | None, key: str,
                          progress: Progress | None) -> None:
     files = [p for s in TWO_CLASS_SPLITS for p in sorted((source / s).rglob("*"))
-             if p.is_file() and not p.is_symlink()]
-    stages = _staging(public, hidden)
+             if p.is_file() and not p.is_symlink()
+             and (hidden is not None or s not in HIDDEN_SPLITS)]
+    stages = _staging(*(f for f in (public, hidden) if f is not None))
     for done, path in enumerate(files, 1):
         rel = path.relative_to(source)
         stage = stages[hidden if rel.parts[0] in HIDDEN_SPLITS else public]
@@ -334,7 +358,8 @@ def _transfer_key(layout: DataLayout) -> str:
     return digest.hexdigest()
 
 
-def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | None) -> None:
+def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | None,
+              with_hidden: bool) -> None:
     from . import base_network as cb
     if layout.vgg16_weights.is_file():
         report.notes.append(f"VGG16: ImageNet weights cached in {layout.vgg16_weights}; the "
@@ -344,17 +369,30 @@ def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | No
                             "builds VGG16 with weights=None for its structure and trains on "
                             "the course base.")
     key = _transfer_key(layout)
-    public, hidden = layout.public(TRANSFER), layout.hidden / TRANSFER
-    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
-        report.kept.append(f"transfer-learning base and target set in {public} (test split "
-                           f"in {hidden})")
+    public = layout.public(TRANSFER)
+    hidden = layout.hidden / TRANSFER if with_hidden else None
+    if _manifest_ok(public, key) and (hidden is None or _manifest_ok(hidden, key)):
+        where = f" (test split in {hidden})" if hidden is not None else ""
+        report.kept.append(f"transfer-learning base and target set in {public}{where}")
         return
-    stages = _staging(public, hidden)
+    if _manifest_ok(public, key):   # only the hidden split is new: the base stays as it is
+        stages = _staging(hidden)
+        try:
+            x, y = cb.target_split(layout.fashion, "test")
+            np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
+        except BaseException:
+            shutil.rmtree(stages[hidden], ignore_errors=True)
+            raise
+        _publish(stages[hidden], hidden, key, private=True)
+        report.done.append(f"transfer-learning test split in {hidden} (hidden)")
+        return
+    stages = _staging(*(f for f in (public, hidden) if f is not None))
     try:
         x, y = cb.target_split(layout.fashion, "train")
         np.savez(stages[public] / cb.TRAIN_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
-        x, y = cb.target_split(layout.fashion, "test")
-        np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
+        if hidden is not None:
+            x, y = cb.target_split(layout.fashion, "test")
+            np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
         digest = pretrain_base(layout.fashion, stages[public], progress)
     except BaseException as exc:
         for stage in stages.values():
@@ -365,10 +403,10 @@ def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | No
         raise
     for final, stage in stages.items():
         _publish(stage, final, key, private=final == hidden)
+    where = f"; its test split in {hidden} (hidden)" if hidden is not None else ""
     report.done.append(f"course base pretrained on Fashion-MNIST classes 0-4 (weights "
                        f"{digest[:12]}) and the target set of classes 5-9 "
-                       f"({cb.TARGET_PER_CLASS} images per class) in {public}; its test "
-                       f"split in {hidden} (hidden)")
+                       f"({cb.TARGET_PER_CLASS} images per class) in {public}{where}")
 
 
 def pretrain_base(fashion: Path, out: Path, progress: Progress | None = None,

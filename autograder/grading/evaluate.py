@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from nbformat import NotebookNode
 
 from ..course.config import Assignment
 from ..course.data import DataLayout, data_layout
@@ -33,22 +34,27 @@ def _template(assignment: Assignment) -> Any:
     return _TEMPLATES[key]
 
 
-def prepare(data: bytes, name: str, assignment: Assignment) -> Any:
+def prepare(data: bytes, name: str, assignment: Assignment,
+            template: NotebookNode | None = None) -> Any:
     """The steps before execution: the untrusted bytes parsed and the notebook rebuilt around
-    the released template; returns an cnngrade.intake.notebook.Restored (notebook and problems).
-    Raises SubmissionError (one sentence) when the file is not a gradable notebook."""
-    return restore_cells(parse_notebook(data, name), _template(assignment))
+    the released template (`template`, else rendered from the assignment's solution); returns
+    a cnngrade.intake.notebook.Restored (notebook and problems). Raises SubmissionError (one
+    sentence) when the file is not a gradable notebook."""
+    return restore_cells(parse_notebook(data, name),
+                         template if template is not None else _template(assignment))
 
 
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
              seed: int | None = None, layout: DataLayout | None = None,
-             threads: int | None = None) -> Evaluation:
+             threads: int | None = None, template: NotebookNode | None = None) -> Evaluation:
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
-    Raises SubmissionError when the file is not a gradable notebook."""
+    `template` is the released notebook where the solution is not at hand (a student's machine:
+    cnngrade.intake.release_manifest). Raises SubmissionError when the file is not a gradable
+    notebook."""
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
         from .nbgrader_compat import evaluate_nbgrader
         return evaluate_nbgrader(data, name, assignment, layout, threads)
-    restored = prepare(data, name, assignment)
+    restored = prepare(data, name, assignment, template)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))

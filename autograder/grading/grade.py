@@ -230,6 +230,13 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
                 jobs.append(GradeJob(sub.id, sub.student, sub.filename, sub.sha256,
                                      store.get(sub.sha256), assignment, seed, course.data,
                                      replay=record))
+            missing = (course.data.missing_hidden(assignment.data)
+                       if assignment.kind == "cnngrade" and jobs else [])
+            if missing:
+                raise CnnGradeError(f"Grading '{slug}' needs the hidden test split "
+                                    f"{missing[0]}, which this machine lacks; run `cnngrade "
+                                    "data prepare --hidden` here (the grading machine), then "
+                                    "grade again.")
             if on_start:
                 on_start(len(jobs))
             if runner == "ray":

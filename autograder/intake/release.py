@@ -1,10 +1,15 @@
 """Release: the solution notebook becomes the student template (nbgrader's preprocessors) in
-`assignments/<slug>/`, and a copy with the public files goes to `<course>/release/<slug>/`.
-A release that would contain a solution or a hidden test is refused."""
+`assignments/<slug>/`, and a copy with the public files and the release manifest
+(`.cnngrade/assignment.json`, what `cnngrade check` needs on a student's machine: see
+release_manifest) goes to `<course>/release/<slug>/`, and with `zip` also to
+`<course>/release/<slug>.zip`, the archive to upload to the LMS. A release that would contain a
+solution or a hidden test, in any of its files, the manifest included, is refused."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +20,7 @@ from ..course.config import Assignment, Course
 from ..course.errors import ConfigError, LeakError
 from ..course.store import atomic_write
 from .notebook import load_template
+from .release_manifest import MANIFEST, build_manifest, manifest_bytes, release_id
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -25,6 +31,8 @@ class ReleaseResult:
     release_dir: Path
     template: Path
     files: list[Path]
+    release: str = ""            # the release id (release_manifest.release_id)
+    archive: Path | None = None  # <course>/release/<slug>.zip, when asked for
 
 
 def template_text(nb: NotebookNode) -> str:
@@ -88,6 +96,8 @@ def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
         if name.endswith(".ipynb"):   # search the cells' text, not the JSON escaping of it
             text = "\n".join("".join(cell.get("source", ""))
                              for cell in json.loads(text).get("cells", []))
+        elif name.endswith(".json"):   # e.g. the manifest: every string in it, unescaped
+            text = "\n".join(_strings(json.loads(text)))
         for marker in MARKERS:
             if marker in text:
                 leaks.append(f"{name} contains the marker '{marker}'; put solutions inside "
@@ -105,10 +115,20 @@ def find_leaks(texts: dict[str, str], assignment: Assignment) -> list[str]:
     return leaks
 
 
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def render_release(assignment: Assignment) -> dict[str, bytes]:
-    """The files a student receives, by relative path."""
-    files = {assignment.notebook: template_text(load_template(assignment.solution,
-                                                              assignment.slug)).encode()}
+    """The files a student receives, by relative path: the notebook (its metadata naming the
+    release), the public files and the manifest."""
+    public: dict[str, bytes] = {}
     for rel in assignment.public_files:
         path = (assignment.template_dir / rel).resolve()
         if not path.is_relative_to(assignment.template_dir.resolve()) or not path.is_file():
@@ -118,11 +138,30 @@ def render_release(assignment: Assignment) -> dict[str, bytes]:
         if path.is_relative_to(assignment.suite_dir.resolve()):
             raise LeakError(f"public file {rel!r} lies in the hidden suite; remove it from "
                             "public_files.")
-        files[rel] = path.read_bytes()
+        public[rel] = path.read_bytes()
+    template = load_template(assignment.solution, assignment.slug)
+    template.metadata["cnngrade"]["release"] = release_id(template, public)
+    files = {assignment.notebook: template_text(template).encode(), **public}
+    files[MANIFEST.as_posix()] = manifest_bytes(build_manifest(assignment, template, public))
     return files
 
 
-def release(course: Course, slug: str, update_template: bool = True) -> ReleaseResult:
+def release_archive(slug: str, files: dict[str, bytes]) -> bytes:
+    """The release as one zip, `<slug>/...` inside, the same bytes for the same release."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel in sorted(files):
+            info = zipfile.ZipInfo(f"{slug}/{rel}", date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[rel])
+    return buffer.getvalue()
+
+
+def release(course: Course, slug: str, update_template: bool = True,
+            zip: bool = False) -> ReleaseResult:
+    """Render, refuse any leak, then write the template, `<course>/release/<slug>/` and, with
+    `zip`, `<course>/release/<slug>.zip`."""
     assignment = course.assignment(slug)
     files = render_release(assignment)
     texts = {name: data.decode("utf-8", errors="replace") for name, data in files.items()}
@@ -138,4 +177,9 @@ def release(course: Course, slug: str, update_template: bool = True) -> ReleaseR
     for rel, data in files.items():
         atomic_write(out / rel, data)
         written.append(out / rel)
-    return ReleaseResult(slug, out, assignment.template, written)
+    archive = None
+    if zip:
+        archive = out.with_name(f"{slug}.zip")
+        atomic_write(archive, release_archive(slug, files))
+    rid = json.loads(files[MANIFEST.as_posix()])["release"]
+    return ReleaseResult(slug, out, assignment.template, written, rid, archive)

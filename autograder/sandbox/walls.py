@@ -92,16 +92,36 @@ def _unshare_base() -> list[str]:
     return ["unshare", *user, "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
 
+# Where util-linux's prlimit is missing (macOS), the same limits set by this Python before it
+# becomes the kernel: each limit the system refuses (macOS has no enforced RLIMIT_AS) is skipped.
+_SET_LIMITS = """import os, resource, sys
+for name, value in zip(("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
+                        "RLIMIT_CPU", "RLIMIT_CORE"), map(int, sys.argv[1:7])):
+    try:
+        resource.setrlimit(getattr(resource, name), (value, value))
+    except (AttributeError, ValueError, OSError):
+        pass
+os.execvp(sys.argv[7], sys.argv[7:])
+"""
+
+
 def _rlimits(limits: Limits) -> list[str]:
     # a last resort per process: the CPU watch (cnngrade.sandbox.cputime) stops cells long before
     cpu = int(limits.notebook_timeout * 2) + 60
-    return ["prlimit", f"--as={limits.memory}", f"--nproc={limits.processes}",
-            f"--fsize={limits.file_size}", "--nofile=1024", f"--cpu={cpu}", "--core=0", "--"]
+    if shutil.which("prlimit"):
+        return ["prlimit", f"--as={limits.memory}", f"--nproc={limits.processes}",
+                f"--fsize={limits.file_size}", "--nofile=1024", f"--cpu={cpu}", "--core=0", "--"]
+    return [sys.executable, "-I", "-c", _SET_LIMITS, str(limits.memory), str(limits.processes),
+            str(limits.file_size), "1024", str(cpu), "0"]
 
 
 def _python_roots() -> list[Path]:
-    """Folders that hold this Python, its standard library and its packages."""
+    """Folders that hold this Python, its standard library and its packages: the prefixes, and
+    any package folder on sys.path outside them (a `pip install --user`, a `.pth` file pointing
+    at another environment's site-packages)."""
     roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent}
+    roots |= {Path(p) for p in sys.path if Path(p).name in ("site-packages", "dist-packages")
+              and Path(p).is_dir()}
     return sorted(p for p in roots if p.exists())
 
 

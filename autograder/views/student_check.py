@@ -16,6 +16,17 @@ would keep the notebook from being graded or cost it points for other reasons:
   `safe_mode=True`, refused when its config names code outside Keras, e.g. a Lambda layer or a
   custom class). It is worth no points and is shown as a warning, not as a test.
 
+Where the assignment comes from: on a student's machine, the released folder the notebook
+sits in (or `release=`): its manifest, `.cnngrade/assignment.json`
+(cnngrade.intake.release_manifest), carries the settings, the released template and the public
+tests, so the check needs only the installed cnngrade and that folder, never the repository,
+the solution or a hidden suite. Without a manifest (the instructor's machine), the course's own
+assignments, as the grader sees them.
+
+Where the machine has no bubblewrap (macOS, WSL or a container without user namespaces), the
+notebook runs in the weaker mode the grader would use there, and `CheckResult.notes` says so in
+one sentence; the check still runs.
+
 A file that is not a notebook at all (missing, a folder, invalid JSON, an unreadable nbformat)
 or that belongs to no assignment of the course is a CnnGradeError of one sentence.
 """
@@ -35,11 +46,14 @@ from nbformat import NotebookNode
 from nbgrader.utils import is_locked
 
 from ..course.config import Assignment, Course
+from ..course.data import data_layout
 from ..course.errors import CnnGradeError
 from ..grading.evaluate import evaluate
 from ..grading.suite_runner import TestResult
 from ..intake.collect import MAX_FILE
 from ..intake.notebook import grade_id, load_template, parse_notebook
+from ..intake.release_manifest import MANIFEST, Released, find_release, read_release
+from ..sandbox.walls import sandbox_kind
 
 LEVELS = ("ungradable", "points", "note")   # most serious first
 
@@ -105,6 +119,8 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)   # most serious first
     errors: list[str] = field(default_factory=list)   # the check itself could not run fully
     models: list[str] = field(default_factory=list)   # Keras models the grader can load
+    notes: list[str] = field(default_factory=list)    # about this check itself (the sandbox)
+    release: Path | None = None                       # the released folder it used, if any
 
     @property
     def gradable(self) -> bool:
@@ -146,30 +162,59 @@ def _read(path: Path) -> bytes:
                             "permissions.") from None
 
 
-def check_notebook(path: Path, course: Course) -> CheckResult:
+SANDBOX_NOTES = {
+    "unshare": "This machine has no working bubblewrap, so your notebook ran in the grader's "
+               "weaker sandbox (unshare: no network, its own processes, but your files are "
+               "visible to it); the tests and limits are the same as the grader's.",
+    "none": "This machine has neither bubblewrap nor user namespaces (macOS, WSL or a container "
+            "without them), so your notebook ran without the grader's sandbox: as you, seeing "
+            "your files and the network, under the same time and memory limits where the "
+            "system allows them. The grader runs it in its sandbox, where only the course's "
+            "data and public files exist; run check only on your own notebook.",
+}
+
+
+def check_notebook(path: Path, course: Course | None = None,
+                   release: Path | None = None) -> CheckResult:
     """Run the public tests against the notebook at `path` in the grader's sandbox, and find
-    what else would keep it from being graded or cost it points."""
+    what else would keep it from being graded or cost it points. The assignment comes from the
+    released folder (`release`, else the notebook's own folder when it holds a manifest), else
+    from `course`."""
     path = Path(path)
     data = _read(path)
     nb = parse_notebook(data, str(path))   # SubmissionError (one sentence) if not a notebook
-    slug = assignment_of(path, course, nb)
-    assignment = course.assignment(slug)
+    folder = find_release(path, release)
+    findings: list[Finding] = []
+    if folder is not None:
+        released = read_release(folder)
+        assignment, template, layout = released.assignment, released.template, data_layout({})
+        findings += _release_findings(path, nb, released)
+        released_nb = "the released notebook (in the archive your instructor handed out)"
+    else:
+        if course is None or not course.slugs():
+            raise CnnGradeError(f"There is no release manifest beside {path} ({MANIFEST}); run "
+                                "`cnngrade check` on the notebook in the folder your instructor "
+                                "handed out (unpacked from the release archive), or name that "
+                                "folder with --release DIR.")
+        assignment = course.assignment(assignment_of(path, course, nb))
+        template, layout, released_nb = None, course.data, None
+    slug = assignment.slug
     if assignment.kind != "cnngrade":
         raise CnnGradeError(f"'{slug}' is an nbgrader assignment: its tests are the notebook's "
                             "own test cells; run them in Jupyter (nbgrader's Validate button).")
     if not assignment.public_tests_dir.is_dir():
         raise CnnGradeError(f"'{slug}' has no public tests ({assignment.public_tests_dir}).")
-    findings = _file_findings(path, data, nb, assignment)
-    template = load_template(assignment.solution, slug)
+    findings += _file_findings(path, data, nb, assignment)
+    template = template if template is not None else load_template(assignment.solution, slug)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # loading a model: no C++ chatter
     with tempfile.TemporaryDirectory(prefix="cnngrade-check-") as tmp:
         suite = Path(tmp) / "public_tests"
         shutil.copytree(assignment.public_tests_dir, suite,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         (suite / MODEL_TEST_FILE).write_text(MODEL_TEST_SOURCE)
-        ev = evaluate(data, str(path), assignment, suite, layout=course.data)
+        ev = evaluate(data, str(path), assignment, suite, layout=layout, template=template)
     executed = nbformat.from_dict(json.loads(ev.executed)) if ev.executed else None
-    context = _Context(nb, template, assignment, executed)
+    context = _Context(nb, template, assignment, executed, released_nb)
     findings += [context.classify(problem) for problem in ev.problems
                  if nb.cells or not _DELETED.search(problem)]   # no cells: said once above
     findings += context.strays() + context.cell_errors()
@@ -179,7 +224,32 @@ def check_notebook(path: Path, course: Course) -> CheckResult:
     findings += model_findings
     unique = list(dict.fromkeys(findings))
     unique.sort(key=lambda f: LEVELS.index(f.level))
-    return CheckResult(slug, path, tests, list(ev.problems), unique, list(ev.errors), models)
+    notes = [SANDBOX_NOTES[kind]] if (kind := sandbox_kind()) in SANDBOX_NOTES else []
+    return CheckResult(slug, path, tests, list(ev.problems), unique, list(ev.errors), models,
+                       notes, folder)
+
+
+def _release_findings(path: Path, nb: NotebookNode, released: Released) -> list[Finding]:
+    """What the notebook's own metadata says against the released folder's manifest."""
+    meta = nb.metadata.get("cnngrade")
+    meta = meta if isinstance(meta, dict) else {}
+    slug, release = meta.get("assignment"), meta.get("release")
+    if isinstance(slug, str) and slug != released.assignment.slug:
+        raise CnnGradeError(f"{path.name} is a notebook of '{slug}', but {released.folder} is "
+                            f"the release of '{released.assignment.slug}'; check it in the "
+                            "folder of its own assignment, or name that folder with --release "
+                            "DIR.")
+    found = [Finding("note", note) for note in released.notes]
+    if isinstance(release, str) and release != released.release:
+        found.append(Finding(
+            "note",
+            f"{path.name} comes from another release of '{released.assignment.slug}' (release "
+            f"{release[:12]}) than the folder it is checked with (release {released.release}): "
+            "the grader uses the current release's locked cells and instructions, as this check "
+            "does.",
+            "If something below says a locked cell was edited, copy your answers into the "
+            "notebook of the current release."))
+    return found
 
 
 def _file_findings(path: Path, data: bytes, nb: NotebookNode,
@@ -236,15 +306,15 @@ class _Context:
     grader executed it: what turns the grader's sentences into findings that say where."""
 
     def __init__(self, nb: NotebookNode, template: NotebookNode, assignment: Assignment,
-                 executed: NotebookNode | None):
+                 executed: NotebookNode | None, released_nb: str | None = None):
         self.cells = list(nb.cells)
         self.released = {gid: c for c in template.cells if (gid := grade_id(c))}
         self.assignment = assignment
         self.executed = executed
         self.copies = self._find_copies()
         where = assignment.template
-        self.released_nb = (f"the released notebook ({where})" if where.is_file()
-                            else "the released notebook")
+        self.released_nb = released_nb or (f"the released notebook ({where})" if where.is_file()
+                                           else "the released notebook")
 
     # -- where things are in the student's notebook ---------------------------------------
     def positions(self, gid: str) -> list[int]:
