@@ -63,8 +63,8 @@ from ..course.config import COURSE_FILE, REPO_ROOT, Assignment, Course, load_cou
 from ..course.data import DataLayout, data_layout
 from ..course.errors import ConfigError, SubmissionError
 from ..course.store import atomic_write
-from ..intake.notebook import grade_id, load_template, parse_notebook
-from ..intake.release import template_text
+from ..intake.notebook import grade_id, parse_notebook
+from ..intake.release import render_release
 from ..sandbox.student_kernel import KernelGone, StudentKernel
 from .evaluation import Evaluation, slowest
 from .suite_runner import MAX_MESSAGE, TestResult
@@ -628,12 +628,12 @@ def _import_notebook(course: Course, asg: str, path: Path, public: list[str], fi
             shutil.copyfile(file, target)
             changed = True
     assignment = course.assignment(slug)
-    try:
-        template = load_template(assignment.solution, slug)
+    try:   # the template exactly as `cnngrade release` writes it (its release id included)
+        released = render_release(assignment)[assignment.notebook]
     except ConfigError as exc:
         report.skipped.append(f"{path}: {exc}")
         return None
-    changed |= _write(assignment.template, template_text(template).encode())
+    changed |= _write(assignment.template, released)
     status = "unchanged" if existed and not changed else "updated" if existed else "added"
     if not source.autograded:
         report.notes.append(f"{slug}: no autograded test cells; every point of it "
