@@ -21,6 +21,7 @@ from ..sandbox.proxy import StudentProxy
 from ..sandbox.student_kernel import KernelGone, StudentKernel
 from .cache_keys import env_hash, exec_hash
 from .evaluation import Evaluation, slowest
+from .kernel_hooks import FIT_RECORDER
 from .replay import Recorder, Replayer
 from .suite_runner import run_suite
 
@@ -59,7 +60,8 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))
     with StudentKernel(restored.notebook, assignment.limits, gpu=assignment.gpu,
-                       files=files, data=binds, threads=threads) as kernel:
+                       files=files, data=binds, threads=threads,
+                       preamble=FIT_RECORDER) as kernel:
         try:
             report = kernel.run_notebook()
         except KernelGone:

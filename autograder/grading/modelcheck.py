@@ -61,9 +61,67 @@ def is_preprocessing(layer: Any) -> bool:
     return bool(inner) and all(is_preprocessing(x) for x in inner)
 
 
+ACTIVATION_LAYERS = ("Activation", "ReLU")
+
+
+def _activation_of(layer: Any) -> str | None:
+    """What a separate activation layer applies ("relu", "sigmoid" ...); None for other layers
+    and for a ReLU with a cap, a slope or a threshold, which is not plain relu."""
+    kind = type(layer).__name__
+    if kind == "Activation":
+        activation = layer.get_config().get("activation")
+        return activation if isinstance(activation, str) else str(
+            getattr(activation, "__name__", activation))
+    if kind == "ReLU":
+        config = layer.get_config()
+        plain = not config.get("max_value") and not config.get("negative_slope") \
+            and not config.get("threshold")
+        return "relu" if plain else None
+    return None
+
+
+def _feeds(layer: Any, consumer: Any) -> bool:
+    """`consumer` takes `layer`'s output as its only input (in any graph the layer is in: a
+    loaded Sequential rebuilds its graph)."""
+    try:
+        return any([p.operation for p in node.parent_nodes] == [layer]
+                   for node in consumer._inbound_nodes)
+    except (AttributeError, ValueError, TypeError):
+        return False
+
+
+def activation_folds(model: Any) -> dict[int, tuple[Any, str]]:
+    """id(an Activation/ReLU layer) -> (the layer it belongs to, its activation), for each one
+    that directly follows and consumes a layer without an activation of its own:
+    `Conv2D(32, 3)` then `ReLU()` is read as `Conv2D(32, 3, activation="relu")`."""
+    layers = [x for x in model.layers if not is_preprocessing(x)]
+    folds: dict[int, tuple[Any, str]] = {}
+    for layer, after in zip(layers, layers[1:], strict=False):
+        activation = _activation_of(after)
+        if activation and id(layer) not in folds and _feeds(layer, after) and \
+                layer.get_config().get("activation", "") == "linear":
+            folds[id(after)] = (layer, activation)
+    return folds
+
+
 def core_layers(model: Any) -> list[Any]:
-    """The model's layers without input, rescaling and augmentation layers."""
-    return [layer for layer in model.layers if not is_preprocessing(layer)]
+    """The model's layers without input, rescaling and augmentation layers, and without the
+    separate activation layers read as their layer's activation (activation_folds)."""
+    folds = activation_folds(model)
+    return [x for x in model.layers if not is_preprocessing(x) and id(x) not in folds]
+
+
+def core_settings(model: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """(layer, settings) for each core layer, a folded activation layer's activation in its
+    layer's settings."""
+    folded = {id(layer): activation for layer, activation in activation_folds(model).values()}
+    out = []
+    for layer in core_layers(model):
+        settings = settings_of(layer)
+        if id(layer) in folded:
+            settings["activation"] = folded[id(layer)]
+        out.append((layer, settings))
+    return out
 
 
 def output_shape(layer: Any) -> tuple[int, ...]:
@@ -93,8 +151,7 @@ def settings_of(layer: Any) -> dict[str, Any]:
 def layer_rows(model: Any) -> list[list[Any]]:
     """[name, type, output shape, params, settings] for each of the model's core layers."""
     rows = []
-    for layer in core_layers(model):
-        settings = settings_of(layer)
+    for layer, settings in core_settings(model):
         shown = {k: v for k, v in settings.items() if k not in ("units", "filters")}
         rows.append([layer.name, type(layer).__name__, str(output_shape(layer)),
                      int(layer.count_params()), _settings_text(shown)])
@@ -130,13 +187,13 @@ def _count_mismatch(what: str, layers: list[Any], expected: list[Spec]) -> str:
 def check_layers(model: Any, expected: list[Spec], what: str) -> None:
     """Types in order and the settings the course fixes (kernel, stride, padding, activation,
     pool size, dropout rate); units and filters are left to the parameter check."""
-    layers = core_layers(model)
+    pairs = core_settings(model)
+    layers = [layer for layer, _ in pairs]
     if len(layers) != len(expected):
         raise AssertionError(_count_mismatch(what, layers, expected))
     _check_order(what, layers, expected)
     problems = []
-    for layer, spec in zip(layers, expected, strict=True):
-        settings = settings_of(layer)
+    for (layer, settings), spec in zip(pairs, expected, strict=True):
         for key, want in spec.settings.items():
             have = settings.get(key)
             if key == "rate" and have is not None and abs(float(have) - float(want)) < 1e-9:
@@ -379,3 +436,57 @@ def check_saved_is_trained(saved: Any, live: Any, x: np.ndarray, file: str, name
     assert saved.count_params() == live.count_params() and np.allclose(
         saved.predict(x, verbose=0), live.predict(x, verbose=0), atol=1e-5), \
         f"{file} is not the trained {name}: save it after fit"
+
+
+# ------------------------------------------------------------- what the models were trained on
+@dataclass(frozen=True)
+class FitInput:
+    """One batch the grader drew from what a `fit` call of the notebook was given."""
+
+    model: str          # the model's name
+    role: str           # "training" or "validation"
+    what: str           # the input's type (Dataset, DirectoryIterator, ndarray...) or why none
+    shape: tuple[int, ...]
+    low: float
+    high: float
+
+
+def fit_inputs(student: Any) -> list[FitInput]:
+    """Every input of the notebook's `fit` calls (recorded by the kernel hook
+    cnngrade.grading.kernel_hooks.FIT_RECORDER), one batch of each drawn now; untrusted data,
+    read defensively."""
+    from .kernel_hooks import FIT_INPUTS
+    rows = student.eval(FIT_INPUTS, "reading the batches the notebook's fit calls train on")
+    found = []
+    for row in rows if isinstance(rows, (list, tuple)) else []:
+        try:
+            model, role, what, shape, low, high, _ = row
+            found.append(FitInput(str(model), str(role), str(what),
+                                  tuple(int(s) for s in shape), float(low), float(high)))
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def check_scaled_inputs(inputs: list[FitInput], model: Any, image_shape: tuple[int, ...],
+                        what: str, feedback: Any, advice: str) -> None:
+    """The batches `model` was trained and validated on hold pixels in [0, 1] (0..255 where the
+    model rescales them itself): read from the very datasets, generators or arrays its `fit`
+    was given, whatever their names, on batches the grader draws."""
+    mine = [i for i in inputs if i.model == model.name]
+    assert mine, (f"the grader saw no `fit` call of {what}: train it with {what}.fit(...) as "
+                  "the instructions say")
+    images = [i for i in mine if i.shape[1:] == image_shape]
+    feedback.table(f"what {what} was trained on", ["data", "type", "batch", "min", "max"],
+                   [[i.role, i.what, "x".join(map(str, i.shape)), round(i.low, 4),
+                     round(i.high, 4)] for i in mine])
+    top = 255.0 if rescales_itself(model) else 1.0
+    wrong = [i for i in images if i.low < -1e-6 or i.high > top * (1 + 1e-6)
+             or i.high < top * 0.2]
+    if wrong:
+        first = wrong[0]
+        scale = "[0, 255] (your model rescales them itself)" if top > 1 else "[0, 1]"
+        raise AssertionError(
+            f"{what} was {'validated' if first.role == 'validation' else 'trained'} on pixel "
+            f"values from {first.low:g} to {first.high:g} (a batch the grader drew from your "
+            f"{first.role} {first.what}); the instructions ask for {scale}. {advice}")

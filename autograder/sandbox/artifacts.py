@@ -92,6 +92,17 @@ def load_keras_model(data: bytes, what: str) -> Any:
                 "classes).") from None
 
 
+def _keras_function(name: Any) -> bool:
+    """A function saved by its name only (`{"module": "builtins", "class_name": "function"}`),
+    which Keras looks up among its own losses, metrics and activations (never elsewhere): it
+    is one of those."""
+    if not isinstance(name, str) or not name.isidentifier():
+        return False
+    import keras
+    return any(callable(getattr(getattr(keras, family), name, None))
+               for family in ("losses", "metrics", "activations"))
+
+
 def _code_outside_keras(archive: zipfile.ZipFile, what: str) -> str | None:
     """The first object in the model's config.json that Keras would look up outside its own
     modules (a custom class, or `os.system` in a forged file), before Keras reads the file.
@@ -115,6 +126,8 @@ def _code_outside_keras(archive: zipfile.ZipFile, what: str) -> str | None:
         elif isinstance(node, dict):
             module, name = node.get("module"), node.get("class_name")
             registered = node.get("registered_name")
+            if module == "builtins" and name == "function" and _keras_function(node.get("config")):
+                continue   # e.g. loss=keras.losses.binary_crossentropy, saved by its name
             if "module" in node and module is not None and (
                     not isinstance(module, str) or not (module == "keras"
                                                         or module.startswith("keras."))):

@@ -61,8 +61,12 @@ class StudentKernel:
 
     def __init__(self, nb: NotebookNode, limits: Limits, *, gpu: bool = False,
                  files: dict[str, bytes] | None = None,
-                 data: tuple[tuple[Path, str], ...] = (), threads: int | None = None):
+                 data: tuple[tuple[Path, str], ...] = (), threads: int | None = None,
+                 preamble: str = ""):
         self.nb = nb
+        # grader-written code run in each fresh kernel before the notebook's cells (e.g.
+        # cnngrade.grading.kernel_hooks.FIT_RECORDER); untrusted once it runs there
+        self.preamble = preamble
         self.limits = limits
         self.files = files or {}
         self._tmp = Path(tempfile.mkdtemp(prefix="cnngrade-"))
@@ -114,6 +118,13 @@ class StudentKernel:
             raise KernelGone(f"the Python kernel could not start in the sandbox ({exc}{detail})"
                              ) from None
         self.client = client
+        if self.preamble:
+            cell = nbformat.v4.new_code_cell(self.preamble)
+            self.nb.cells.append(cell)
+            try:
+                client.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
+            finally:
+                self.nb.cells.pop()
 
     def _stop(self) -> None:
         client, self.client = self.client, None

@@ -29,6 +29,11 @@ assert sum(s.params for s in BINARY) == 3_453_121
 
 
 @pytest.fixture(scope="session")
+def fit_inputs(student):
+    return mc.fit_inputs(student)
+
+
+@pytest.fixture(scope="session")
 def models(student):
     return mc.ModelLoader(student)
 
@@ -62,11 +67,21 @@ def test_convnet_compiled(models):
                       ("categorical_crossentropy", "sparse_categorical_crossentropy"), "RMSprop")
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(1)
+def test_convnet_inputs_scaled(models, fit_inputs, feedback):
+    """convnet is trained on pixels scaled to [0, 1] (a batch the grader draws from what its
+    fit was given)."""
+    mc.check_scaled_inputs(fit_inputs, models.get("convnet"), (28, 28, 1), "convnet", feedback,
+                           "Divide the images by 255 before fit (e.g. "
+                           "train_images.reshape((-1, 28, 28, 1)).astype(\"float32\") / 255).")
+
+
+@pytest.mark.points(3)
 def test_convnet_accuracy(models, course_data, assignment, feedback):
     """convnet, trained, reaches the assignment's accuracy on the test images."""
     model = models.get("convnet")
     x, labels, images = mc.grey_test_split(course_data)
+    x = x * 255.0 if mc.rescales_itself(model) else x   # a Rescaling layer takes 0..255
     predictions = model.predict(x, batch_size=500, verbose=0)
     assert predictions.shape == (len(x), 10), \
         f"convnet gives outputs of shape {predictions.shape[1:]}, expected (10,)"
@@ -116,7 +131,17 @@ def test_binary_compiled(models):
                       "RMSprop", learning_rate=1e-4)
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(2)
+def test_binary_inputs_scaled(models, fit_inputs, feedback):
+    """binary_convnet is trained and validated on pixels rescaled to [0, 1] in the data
+    pipeline (batches the grader draws from the datasets or generators its fit was given)."""
+    mc.check_scaled_inputs(fit_inputs, models.get("binary_convnet"), (150, 150, 3),
+                           "binary_convnet", feedback,
+                           "Rescale in the pipeline: .map(lambda x, y: (x / 255.0, y)) on both "
+                           "datasets, or ImageDataGenerator(rescale=1./255) for both.")
+
+
+@pytest.mark.points(2)
 def test_binary_accuracy(models, course_data, assignment, feedback):
     """binary_convnet, trained, reaches the assignment's accuracy on the hidden test split."""
     mc.check_hidden_accuracy(

@@ -6,6 +6,8 @@ are this process's own. Only *when* a model was compiled is reported by the kern
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,31 @@ RULE_NAMES = {1: "feature extraction", 2: "fine-tune the last block",
 
 
 # ----------------------------------------------------------------------------------- helpers
+VGG16_LAYER = re.compile(r"^block\d+_(conv\d+|pool)$")
+
+
+def head_layers(model):
+    """The layers on top of VGG16, however the model holds the base: nested as one layer
+    (`Sequential([base, ...])`, `head(base(inputs))`), or inlined, the head built on the base's
+    own graph (`keras.Model(base.inputs, head(base.outputs[0]))`, as Keras's transfer-learning
+    guide does); a head that is itself a nested model is opened."""
+    flat = []
+
+    def walk(layers):
+        for layer in layers:
+            inner = getattr(layer, "layers", None)
+            if inner and any(VGG16_LAYER.match(sub.name) for sub in inner):
+                flat.append(None)            # the nested base
+            elif inner:
+                walk(inner)                  # a nested head
+            elif type(layer).__name__ != "InputLayer":
+                flat.append(layer)
+
+    walk(model.layers)
+    base = [i for i, x in enumerate(flat) if x is None or VGG16_LAYER.match(x.name)]
+    return [x for x in flat[base[-1] + 1 if base else 0:] if x is not None]
+
+
 def flat_layers(model):
     """(layer, effectively trainable) for every layer, nested models opened."""
     out = []
@@ -173,10 +200,8 @@ def test_head(builds):
     """add_head puts Flatten, Dense(256, relu) and Dense(1, sigmoid) on VGG16: 16,812,353
     parameters in all."""
     model, _ = builds.get("vgg case 1")
-    head = [layer for layer in model.layers if not getattr(layer, "layers", None)
-            and type(layer).__name__ != "InputLayer"]
     kinds = [(type(x).__name__, mc.settings_of(x).get("units"), mc.settings_of(x).get(
-        "activation")) for x in head]
+        "activation")) for x in head_layers(model)]
     want = [("Flatten", None, None), ("Dense", 256, "relu"), ("Dense", 1, "sigmoid")]
     assert kinds == want, f"the head on VGG16 is {kinds}, expected {want}"
     assert model.count_params() == VGG16_TOTAL, \
