@@ -76,13 +76,39 @@ def test_prepare_writes_the_layout(prepared):
     assert np.bincount(labels).tolist() == [500, 500]
 
 
+def test_the_sandbox_gets_half_of_fashion_mnists_test_split(prepared):
+    """On a grading machine the sandbox's copy of Fashion-MNIST holds the first half of the test
+    images (load_data() works there); the grader judges on the other half, held back."""
+    from cnngrade.course.dataset_readers import read_fashion
+    layout, report = prepared
+    assert any("test split cut in two: 505 test images for the sandbox" in d for d in report.done)
+    full_x, full_y = read_fashion(layout.fashion, "t10k")
+    cut_x, cut_y = read_fashion(layout.sandbox_fashion, "t10k")
+    held_x, held_y = read_fashion(layout.held_back_fashion, "t10k")
+    assert len(cut_y) == 505 and len(held_y) == 505
+    assert np.array_equal(np.concatenate([cut_x, held_x]), full_x)
+    assert np.array_equal(np.concatenate([cut_y, held_y]), full_y)
+    for kind in ("train",):
+        assert [np.array_equal(a, b) for a, b in zip(read_fashion(layout.sandbox_fashion, kind),
+                                                      read_fashion(layout.fashion, kind),
+                                                      strict=True)] == [True, True]
+    assert (layout.held_back_fashion.stat().st_mode & 0o077) == 0
+    assert layout.sandbox_binds(("fashion-mnist",)) == [
+        (layout.sandbox_fashion, "datasets/fashion-mnist")]
+    assert layout.missing_hidden(("fashion-mnist", "two-class")) == []
+    from cnngrade.grading.modelcheck import grey_test_split
+    x, labels, what = grey_test_split(layout)
+    assert x.shape == (505, 28, 28, 1) and what == "held-back Fashion-MNIST test images"
+    assert np.array_equal(labels, held_y)
+
+
 def test_prepare_twice_changes_nothing(prepared, fake_debian):
     layout, _ = prepared
     before = _snapshot(layout.keras_home, layout.hidden)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(data_mod, "DEBIAN_FASHION", fake_debian)
         again = prepare(layout, only=FOLDERS, hidden=True)
-    assert not again.changed and len(again.kept) == 2
+    assert not again.changed and len(again.kept) == 3
     assert _snapshot(layout.keras_home, layout.hidden) == before
 
 
@@ -100,7 +126,9 @@ def test_a_students_machine_gets_no_hidden_split(fake_debian, tmp_path, monkeypa
     assert len(list(public.rglob("*.jpg"))) == 3000
     assert any("--hidden" in note for note in report.notes)
     assert layout.missing_hidden(("fashion-mnist", "two-class")) == [
+        tmp_path / "hidden" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz",
         tmp_path / "hidden" / "two-class" / "test"]
+    assert layout.sandbox_binds(("fashion-mnist",)) == [(layout.fashion, "datasets/fashion-mnist")]
     assert not prepare(layout, only=FOLDERS).changed
     prepare(layout, only=FOLDERS, hidden=True)
     assert layout.missing_hidden(("two-class",)) == []

@@ -4,7 +4,12 @@ and keeps the split that accuracy is judged on where only the trusted checker ca
 - Fashion-MNIST: Debian's `dataset-fashion-mnist` files are copied into Keras's cache
   (`$KERAS_HOME/datasets/fashion-mnist/`, `~/.keras` by default), so
   `keras.datasets.fashion_mnist.load_data()` works offline; Keras's own download is tried only
-  where the Debian package is missing. MNIST is used where `mnist.npz` is already cached.
+  where the Debian package is missing. On a grading machine (`hidden`), the test split is cut
+  in two: the sandbox is given a copy whose test files hold only the first half of the images
+  (`FASHION_PUBLIC_SHARE`; `datasets/fashion-mnist-sandbox/`, so `load_data()` still works
+  there), and the other half goes to the hidden folder, where the grader judges accuracy on
+  images no graded run can have trained on. MNIST (`mnist.npz`, whose download Keras checks by
+  hash, so it cannot be cut) is not given to the sandbox: graded notebooks use Fashion-MNIST.
 - The two-class colour dataset, in the cats-vs-dogs layout (one folder per class): `train/` and
   `validation/` go to `$KERAS_HOME/datasets/two-class/` (students read them), `test/` goes to the
   hidden data folder (`~/.cnngrade/hidden` unless `cnngrade.toml` says otherwise), mode 0700,
@@ -26,10 +31,12 @@ In `cnngrade.toml`:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +63,10 @@ TWO_CLASS_SPLITS = {"train": (1000, "train", 0), "validation": (500, "train", 10
                     "test": (500, "t10k", 0)}
 PUBLIC_SPLITS = ("train", "validation")
 HIDDEN_SPLITS = ("test",)
+# the sandbox's share of Fashion-MNIST's test images (the first half: 5,000 of 10,000); the
+# grader judges on the other half
+FASHION_PUBLIC_SHARE = 0.5
+FASHION = "fashion-mnist"
 MANIFEST = ".cnngrade-data.json"
 FORMAT_VERSION = 1
 
@@ -90,6 +101,16 @@ class DataLayout:
         return self.datasets / "fashion-mnist"
 
     @property
+    def sandbox_fashion(self) -> Path:
+        """Fashion-MNIST as the sandbox gets it: the test files cut to the public share."""
+        return self.datasets / "fashion-mnist-sandbox"
+
+    @property
+    def held_back_fashion(self) -> Path:
+        """The rest of Fashion-MNIST's test split (`t10k-*` files), for the grader only."""
+        return self.hidden / FASHION
+
+    @property
     def mnist(self) -> Path:
         return self.datasets / "mnist.npz"
 
@@ -111,7 +132,8 @@ class DataLayout:
     def missing_hidden(self, names: tuple[str, ...]) -> list[Path]:
         """The hidden splits the datasets `names` need for grading that this machine lacks."""
         need = {TWO_CLASS: self.hidden / TWO_CLASS / "test",
-                TRANSFER: self.hidden / TRANSFER / TRANSFER_TEST_FILE}
+                TRANSFER: self.hidden / TRANSFER / TRANSFER_TEST_FILE,
+                FASHION: self.held_back_fashion / "t10k-labels-idx1-ubyte.gz"}
         return [need[n] for n in names if n in need and not need[n].exists()]
 
     def sandbox_binds(self, names: tuple[str, ...]) -> list[tuple[Path, str]]:
@@ -119,10 +141,9 @@ class DataLayout:
         reads; read-only inside the sandbox. Never a hidden split."""
         binds: list[tuple[Path, str]] = []
         for name in names:
-            if name == "fashion-mnist":
-                binds.append((self.fashion, "datasets/fashion-mnist"))
-                if self.mnist.is_file():
-                    binds.append((self.mnist, "datasets/mnist.npz"))
+            if name == FASHION:   # the copy without the held-back test images, where made
+                cut = self.sandbox_fashion
+                binds.append((cut if cut.is_dir() else self.fashion, "datasets/fashion-mnist"))
             elif name == TWO_CLASS:
                 binds += [(self.public(TWO_CLASS) / s, f"datasets/{TWO_CLASS}/{s}")
                           for s in PUBLIC_SPLITS]
@@ -177,8 +198,11 @@ def prepare(layout: DataLayout, progress: Progress | None = None,
     hidden = layout.grading if hidden is None else hidden
     report = PrepareReport()
     _fashion(layout, report)
+    if hidden:
+        _fashion_held_back(layout, report)
     if layout.mnist.is_file():
-        report.notes.append(f"MNIST: {layout.mnist} is cached; the convnet notebooks use MNIST.")
+        report.notes.append(f"MNIST: {layout.mnist} is cached; notebooks checked or run here use "
+                            "it, graded ones Fashion-MNIST (MNIST is not given to the sandbox).")
     else:
         report.notes.append("MNIST: not cached; the convnet notebooks use Fashion-MNIST.")
     if TWO_CLASS in only:
@@ -216,6 +240,50 @@ def _fashion(layout: DataLayout, report: PrepareReport) -> None:
             "dataset-fashion-mnist` (or connect once to the internet), then run "
             "`cnngrade data prepare` again.") from None
     report.done.append(f"Fashion-MNIST downloaded by Keras to {target}")
+
+
+def _write_idx(folder: Path, kind: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """Fashion-MNIST's idx format, gzipped (no time stamp: the same bytes every time)."""
+    for name, header, data in (
+            (f"{kind}-labels-idx1-ubyte.gz", struct.pack(">II", 2049, len(labels)), labels),
+            (f"{kind}-images-idx3-ubyte.gz", struct.pack(">IIII", 2051, len(images), 28, 28),
+             images)):
+        with open(folder / name, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb",
+                                                             mtime=0) as out:
+            out.write(header + np.ascontiguousarray(data, dtype=np.uint8).tobytes())
+
+
+def _fashion_held_back(layout: DataLayout, report: PrepareReport) -> None:
+    """The sandbox's copy of Fashion-MNIST (its test files cut to their first
+    FASHION_PUBLIC_SHARE) and the held-back rest in the hidden folder."""
+    digest = hashlib.sha256(f"held back v{FORMAT_VERSION} {FASHION_PUBLIC_SHARE}".encode())
+    for name in FASHION_FILES:
+        digest.update(hashlib.sha256((layout.fashion / name).read_bytes()).digest())
+    key = digest.hexdigest()
+    public, hidden = layout.sandbox_fashion, layout.held_back_fashion
+    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
+        report.kept.append(f"Fashion-MNIST's held-back test images in {hidden} (the sandbox's "
+                           f"copy in {public})")
+        return
+    images, labels = read_fashion(layout.fashion, "t10k")
+    stages = _staging(public, hidden)
+    try:
+        for name in FASHION_FILES:
+            if name.startswith("train"):
+                shutil.copyfile(layout.fashion / name, stages[public] / name)
+        cut = int(len(labels) * FASHION_PUBLIC_SHARE)
+        _write_idx(stages[public], "t10k", images[:cut], labels[:cut])
+        _write_idx(stages[hidden], "t10k", images[cut:], labels[cut:])
+    except BaseException:
+        for stage in stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
+    cut = int(len(labels) * FASHION_PUBLIC_SHARE)
+    report.done.append(f"Fashion-MNIST's test split cut in two: {cut:,} test images for the "
+                       f"sandbox ({public}), {len(labels) - cut:,} held back for the grader "
+                       f"({hidden})")
 
 
 def _is_gzip(path: Path) -> bool:

@@ -347,18 +347,13 @@ def threshold(assignment: Any, key: str) -> float:
 
 
 def grey_test_split(course_data: Any) -> tuple[np.ndarray, np.ndarray, str]:
-    """The 28x28 test images the convnet notebooks train for, as (x float32 N x 28 x 28 x 1 in
-    [0, 1], labels, "MNIST test images"): MNIST where it is cached, else Fashion-MNIST."""
+    """The 28x28 test images the convnet notebooks are judged on, as (x float32 N x 28 x 28 x 1
+    in [0, 1], labels, what they are): Fashion-MNIST's held-back test images, which the sandbox
+    never holds (cnngrade.course.data), so no graded run can have trained on them."""
     from ..course.dataset_readers import read_fashion
-    if course_data.mnist.is_file():
-        with np.load(course_data.mnist, allow_pickle=False) as data:
-            images, labels = data["x_test"], data["y_test"]
-        name = "MNIST"
-    else:
-        images, labels = read_fashion(course_data.fashion, "t10k")
-        name = "Fashion-MNIST"
+    images, labels = read_fashion(course_data.held_back_fashion, "t10k")
     return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, labels, \
-        f"{name} test images"
+        "held-back Fashion-MNIST test images"
 
 
 def check_accuracy(predictions: np.ndarray, labels: np.ndarray, need: float, what: str,
