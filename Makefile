@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20
 	$(BIN)/python scripts/bench_runners.py --slug keras-convnet --n 4
 	$(BIN)/python scripts/bench_load.py --styles
+	$(BIN)/python scripts/bench_near_misses.py
 
 lint: setup
 	$(BIN)/ruff check autograder cli tests scripts
