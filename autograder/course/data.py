@@ -265,7 +265,14 @@ def _fashion_held_back(layout: DataLayout, report: PrepareReport) -> None:
         report.kept.append(f"Fashion-MNIST's held-back test images in {hidden} (the sandbox's "
                            f"copy in {public})")
         return
-    images, labels = read_fashion(layout.fashion, "t10k")
+    try:
+        images, labels = read_fashion(layout.fashion, "t10k")
+    except (OSError, EOFError, ValueError) as exc:   # a damaged or foreign file in the cache
+        report.notes.append(f"Fashion-MNIST's test files in {layout.fashion} cannot be read "
+                            f"({type(exc).__name__}), so no test images are held back: the "
+                            "28x28 assignments cannot be graded here until they are replaced "
+                            "(delete the folder and run `cnngrade data prepare --hidden`).")
+        return
     stages = _staging(public, hidden)
     try:
         for name in FASHION_FILES:
