@@ -31,6 +31,7 @@ In `cnngrade.toml`:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -38,7 +39,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,9 +54,10 @@ FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
 FASHION_CLASSES = ("t_shirt", "trouser", "pullover", "dress", "coat",
                    "sandal", "shirt", "sneaker", "bag", "ankle_boot")
+FASHION = "fashion-mnist"
 TWO_CLASS = "two-class"
 TRANSFER = "transfer"
-DATASETS = ("fashion-mnist", TWO_CLASS, TRANSFER)
+DATASETS = (FASHION, TWO_CLASS, TRANSFER)
 VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 TWO_CLASS_PAIR = (5, 7)          # sandal / sneaker
 # split -> (images per class, Fashion-MNIST file, first index within the class)
@@ -66,7 +68,6 @@ HIDDEN_SPLITS = ("test",)
 # the sandbox's share of Fashion-MNIST's test images (the first half: 5,000 of 10,000); the
 # grader judges on the other half
 FASHION_PUBLIC_SHARE = 0.5
-FASHION = "fashion-mnist"
 MANIFEST = ".cnngrade-data.json"
 FORMAT_VERSION = 1
 
@@ -98,7 +99,7 @@ class DataLayout:
 
     @property
     def fashion(self) -> Path:
-        return self.datasets / "fashion-mnist"
+        return self.datasets / FASHION
 
     @property
     def sandbox_fashion(self) -> Path:
@@ -261,7 +262,7 @@ def _fashion_held_back(layout: DataLayout, report: PrepareReport) -> None:
         digest.update(hashlib.sha256((layout.fashion / name).read_bytes()).digest())
     key = digest.hexdigest()
     public, hidden = layout.sandbox_fashion, layout.held_back_fashion
-    if _manifest_ok(public, key) and _manifest_ok(hidden, key):
+    if _in_place(key, public, hidden):
         report.kept.append(f"Fashion-MNIST's held-back test images in {hidden} (the sandbox's "
                            f"copy in {public})")
         return
@@ -273,21 +274,13 @@ def _fashion_held_back(layout: DataLayout, report: PrepareReport) -> None:
                             "28x28 assignments cannot be graded here until they are replaced "
                             "(delete the folder and run `cnngrade data prepare --hidden`).")
         return
-    stages = _staging(public, hidden)
-    try:
+    cut = int(len(labels) * FASHION_PUBLIC_SHARE)
+    with _staged(key, public, hidden) as stages:
         for name in FASHION_FILES:
             if name.startswith("train"):
                 shutil.copyfile(layout.fashion / name, stages[public] / name)
-        cut = int(len(labels) * FASHION_PUBLIC_SHARE)
         _write_idx(stages[public], "t10k", images[:cut], labels[:cut])
         _write_idx(stages[hidden], "t10k", images[cut:], labels[cut:])
-    except BaseException:
-        for stage in stages.values():
-            shutil.rmtree(stage, ignore_errors=True)
-        raise
-    for final, stage in stages.items():
-        _publish(stage, final, key, private=final == hidden)
-    cut = int(len(labels) * FASHION_PUBLIC_SHARE)
     report.done.append(f"Fashion-MNIST's test split cut in two: {cut:,} test images for the "
                        f"sandbox ({public}), {len(labels) - cut:,} held back for the grader "
                        f"({hidden})")
@@ -334,7 +327,7 @@ def _two_class(layout: DataLayout, report: PrepareReport, progress: Progress | N
     key = _source_key(layout)
     public = layout.public(TWO_CLASS)
     hidden = layout.hidden / TWO_CLASS if with_hidden else None
-    if _manifest_ok(public, key) and (hidden is None or _manifest_ok(hidden, key)):
+    if _in_place(key, public, hidden):
         where = f" (test split in {hidden})" if hidden is not None else ""
         report.kept.append(f"two-class dataset in {public}{where}")
         return
@@ -366,13 +359,29 @@ def _publish(staging: Path, final: Path, key: str, private: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _staging(*finals: Path) -> dict[Path, Path]:
-    """A fresh staging folder beside each final folder (same file system, so a rename)."""
+def _in_place(key: str, public: Path, hidden: Path | None) -> bool:
+    """Both folders (`hidden` where asked for) hold what `key` describes."""
+    return _manifest_ok(public, key) and (hidden is None or _manifest_ok(hidden, key))
+
+
+@contextlib.contextmanager
+def _staged(key: str, public: Path | None, hidden: Path | None) -> Iterator[dict[Path, Path]]:
+    """A fresh staging folder beside `public` and `hidden` (None: not written), on the same file
+    system so that publishing is a rename. If the body raises, the staging folders are removed
+    and nothing is half-written; else each replaces its final folder, with `key` in its
+    manifest, the hidden one private."""
     stages = {}
-    for final in finals:
+    for final in (f for f in (public, hidden) if f is not None):
         final.parent.mkdir(parents=True, exist_ok=True)
         stages[final] = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    return stages
+    try:
+        yield stages
+    except BaseException:
+        for stage in stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
+    for final, stage in stages.items():
+        _publish(stage, final, key, private=final == hidden)
 
 
 def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path | None, key: str,
@@ -384,24 +393,22 @@ def _write_fashion_subset(layout: DataLayout, public: Path, hidden: Path | None,
               if hidden is not None or s not in HIDDEN_SPLITS}
     total = sum(n * len(TWO_CLASS_PAIR) for n, _, _ in splits.values())
     done = 0
-    stages = _staging(*(f for f in (public, hidden) if f is not None))
-    for split, (count, kind, first) in splits.items():
-        images, labels = arrays[kind]
-        stage = stages[hidden if split in HIDDEN_SPLITS else public]
-        for label in TWO_CLASS_PAIR:
-            name = FASHION_CLASSES[label]
-            folder = stage / split / name
-            folder.mkdir(parents=True)
-            indices = np.flatnonzero(labels == label)[first:first + count]
-            for number, index in enumerate(indices):
-                image = Image.fromarray(images[index], mode="L").convert("RGB")
-                image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-                image.save(folder / f"{name}.{number}.jpg", quality=92)
-                done += 1
-                if progress and (done % 100 == 0 or done == total):
-                    progress("two-class images", done, total)
-    for final, stage in stages.items():
-        _publish(stage, final, key, private=final == hidden)
+    with _staged(key, public, hidden) as stages:
+        for split, (count, kind, first) in splits.items():
+            images, labels = arrays[kind]
+            stage = stages[hidden if split in HIDDEN_SPLITS else public]
+            for label in TWO_CLASS_PAIR:
+                name = FASHION_CLASSES[label]
+                folder = stage / split / name
+                folder.mkdir(parents=True)
+                indices = np.flatnonzero(labels == label)[first:first + count]
+                for number, index in enumerate(indices):
+                    image = Image.fromarray(images[index], mode="L").convert("RGB")
+                    image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+                    image.save(folder / f"{name}.{number}.jpg", quality=92)
+                    done += 1
+                    if progress and (done % 100 == 0 or done == total):
+                        progress("two-class images", done, total)
 
 
 def _copy_folder_dataset(source: Path, public: Path, hidden: Path | None, key: str,
@@ -409,16 +416,14 @@ def _copy_folder_dataset(source: Path, public: Path, hidden: Path | None, key: s
     files = [p for s in TWO_CLASS_SPLITS for p in sorted((source / s).rglob("*"))
              if p.is_file() and not p.is_symlink()
              and (hidden is not None or s not in HIDDEN_SPLITS)]
-    stages = _staging(*(f for f in (public, hidden) if f is not None))
-    for done, path in enumerate(files, 1):
-        rel = path.relative_to(source)
-        stage = stages[hidden if rel.parts[0] in HIDDEN_SPLITS else public]
-        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, stage / rel)
-        if progress and (done % 100 == 0 or done == len(files)):
-            progress("two-class images", done, len(files))
-    for final, stage in stages.items():
-        _publish(stage, final, key, private=final == hidden)
+    with _staged(key, public, hidden) as stages:
+        for done, path in enumerate(files, 1):
+            rel = path.relative_to(source)
+            stage = stages[hidden if rel.parts[0] in HIDDEN_SPLITS else public]
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, stage / rel)
+            if progress and (done % 100 == 0 or done == len(files)):
+                progress("two-class images", done, len(files))
 
 
 # ------------------------------------------------------------------ the transfer-learning task
@@ -446,38 +451,29 @@ def _transfer(layout: DataLayout, report: PrepareReport, progress: Progress | No
     key = _transfer_key(layout)
     public = layout.public(TRANSFER)
     hidden = layout.hidden / TRANSFER if with_hidden else None
-    if _manifest_ok(public, key) and (hidden is None or _manifest_ok(hidden, key)):
+    if _in_place(key, public, hidden):
         where = f" (test split in {hidden})" if hidden is not None else ""
         report.kept.append(f"transfer-learning base and target set in {public}{where}")
         return
-    if _manifest_ok(public, key):   # only the hidden split is new: the base stays as it is
-        stages = _staging(hidden)
-        try:
-            x, y = cb.target_split(layout.fashion, "test")
-            np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
-        except BaseException:
-            shutil.rmtree(stages[hidden], ignore_errors=True)
-            raise
-        _publish(stages[hidden], hidden, key, private=True)
+    base_kept = _manifest_ok(public, key)   # only the hidden split is new: the base stays
+    try:
+        with _staged(key, None if base_kept else public, hidden) as stages:
+            if not base_kept:
+                x, y = cb.target_split(layout.fashion, "train")
+                np.savez(stages[public] / cb.TRAIN_FILE, x=x, y=y,
+                         classes=np.array(cb.TARGET_NAMES))
+            if hidden is not None:
+                x, y = cb.target_split(layout.fashion, "test")
+                np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y,
+                         classes=np.array(cb.TARGET_NAMES))
+            if not base_kept:
+                digest = pretrain_base(layout.fashion, stages[public], progress)
+    except ValueError as exc:
+        raise CnnGradeError(f"{exc}; the transfer-learning task needs the real "
+                            "Fashion-MNIST (apt install dataset-fashion-mnist).") from None
+    if base_kept:
         report.done.append(f"transfer-learning test split in {hidden} (hidden)")
         return
-    stages = _staging(*(f for f in (public, hidden) if f is not None))
-    try:
-        x, y = cb.target_split(layout.fashion, "train")
-        np.savez(stages[public] / cb.TRAIN_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
-        if hidden is not None:
-            x, y = cb.target_split(layout.fashion, "test")
-            np.savez(stages[hidden] / cb.TEST_FILE, x=x, y=y, classes=np.array(cb.TARGET_NAMES))
-        digest = pretrain_base(layout.fashion, stages[public], progress)
-    except BaseException as exc:
-        for stage in stages.values():
-            shutil.rmtree(stage, ignore_errors=True)
-        if isinstance(exc, ValueError):
-            raise CnnGradeError(f"{exc}; the transfer-learning task needs the real "
-                                "Fashion-MNIST (apt install dataset-fashion-mnist).") from None
-        raise
-    for final, stage in stages.items():
-        _publish(stage, final, key, private=final == hidden)
     where = f"; its test split in {hidden} (hidden)" if hidden is not None else ""
     report.done.append(f"course base pretrained on Fashion-MNIST classes 0-4 (weights "
                        f"{digest[:12]}) and the target set of classes 5-9 "

@@ -61,9 +61,6 @@ def is_preprocessing(layer: Any) -> bool:
     return bool(inner) and all(is_preprocessing(x) for x in inner)
 
 
-ACTIVATION_LAYERS = ("Activation", "ReLU")
-
-
 def _activation_of(layer: Any) -> str | None:
     """What a separate activation layer applies ("relu", "sigmoid" ...); None for other layers
     and for a ReLU with a cap, a slope or a threshold, which is not plain relu."""
@@ -346,14 +343,18 @@ def threshold(assignment: Any, key: str) -> float:
     return value
 
 
+def _grey(images: np.ndarray, labels: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray,
+                                                                        str]:
+    return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, labels, what
+
+
 def grey_test_split(course_data: Any) -> tuple[np.ndarray, np.ndarray, str]:
     """The 28x28 test images the convnet notebooks are judged on, as (x float32 N x 28 x 28 x 1
     in [0, 1], labels, what they are): Fashion-MNIST's held-back test images, which the sandbox
     never holds (cnngrade.course.data), so no graded run can have trained on them."""
     from ..course.dataset_readers import read_fashion
-    images, labels = read_fashion(course_data.held_back_fashion, "t10k")
-    return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, labels, \
-        "held-back Fashion-MNIST test images"
+    return _grey(*read_fashion(course_data.held_back_fashion, "t10k"),
+                 "held-back Fashion-MNIST test images")
 
 
 def notebook_test_split(course_data: Any) -> tuple[np.ndarray, np.ndarray, str]:
@@ -361,9 +362,8 @@ def notebook_test_split(course_data: Any) -> tuple[np.ndarray, np.ndarray, str]:
     `evaluate` figures are measured on these), in grey_test_split's form."""
     from ..course.dataset_readers import read_fashion
     cut = course_data.sandbox_fashion
-    images, labels = read_fashion(cut if cut.is_dir() else course_data.fashion, "t10k")
-    return images.reshape(-1, 28, 28, 1).astype("float32") / 255.0, labels, \
-        "Fashion-MNIST test images your notebook had"
+    return _grey(*read_fashion(cut if cut.is_dir() else course_data.fashion, "t10k"),
+                 "Fashion-MNIST test images your notebook had")
 
 
 def check_accuracy(predictions: np.ndarray, labels: np.ndarray, need: float, what: str,
