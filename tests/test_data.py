@@ -22,8 +22,10 @@ from cnngrade.grading.evaluate import evaluate
 FOLDERS = ("fashion-mnist", "two-class")   # the transfer task needs the real Fashion-MNIST
 
 
-def _write_idx(folder: Path, kind: str, labels: np.ndarray, rng) -> None:
-    images = rng.integers(0, 256, size=(len(labels), 28, 28), dtype=np.uint8)
+def _write_idx(folder: Path, kind: str, labels: np.ndarray, rng, black: int = 0) -> None:
+    """Random images, the first `black` of them all zeros."""
+    images = rng.integers(1, 256, size=(len(labels), 28, 28), dtype=np.uint8)
+    images[:black] = 0
     with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz", "wb") as f:
         f.write(struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes())
     with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz", "wb") as f:
@@ -32,11 +34,15 @@ def _write_idx(folder: Path, kind: str, labels: np.ndarray, rng) -> None:
 
 @pytest.fixture(scope="module")
 def fake_debian(tmp_path_factory):
-    """Fashion-MNIST-shaped files with just enough sandals (5) and sneakers (7)."""
+    """Fashion-MNIST-shaped files with just enough T-shirts (0) and shirts (6); the test file's
+    first half (what the sandbox gets) is black, so that a held-back image is told by its
+    pixels."""
     folder = tmp_path_factory.mktemp("debian-fashion")
     rng = np.random.default_rng(0)
-    _write_idx(folder, "train", rng.permutation(np.repeat([5, 7, 0], [1500, 1500, 10])), rng)
-    _write_idx(folder, "t10k", rng.permutation(np.repeat([5, 7, 1], [500, 500, 10])), rng)
+    _write_idx(folder, "train", rng.permutation(np.repeat([0, 6, 1], [1500, 1500, 10])), rng)
+    t10k = np.concatenate([rng.permutation(np.repeat([0, 6, 1], [300, 300, 360])),
+                           rng.permutation(np.repeat([0, 6, 1], [460, 460, 40]))])
+    _write_idx(folder, "t10k", t10k, rng, black=960)
     return folder
 
 
@@ -65,15 +71,17 @@ def test_prepare_writes_the_layout(prepared):
                                                                              "validation")}
     assert counts == {"train": 2000, "validation": 1000}
     test = layout.hidden_split("two-class")
-    assert len(list(test.rglob("*.jpg"))) == 1000
-    assert sorted(p.name for p in test.iterdir()) == ["sandal", "sneaker"]
+    assert len(list(test.rglob("*.jpg"))) == 900
+    assert sorted(p.name for p in test.iterdir()) == ["shirt", "t_shirt"]
     assert (test.stat().st_mode & 0o077) == 0 and (layout.hidden.stat().st_mode & 0o077) == 0
     from PIL import Image
-    with Image.open(next((public / "train" / "sandal").iterdir())) as image:
+    with Image.open(next((public / "train" / "shirt").iterdir())) as image:
         assert image.size == (150, 150) and image.mode == "RGB"
     images, labels, classes = load_folder_split(test)
-    assert images.shape == (1000, 150, 150, 3) and classes == ["sandal", "sneaker"]
-    assert np.bincount(labels).tolist() == [500, 500]
+    assert images.shape == (900, 150, 150, 3) and classes == ["shirt", "t_shirt"]
+    assert np.bincount(labels).tolist() == [450, 450]
+    # drawn from the held-back half of the test file only: no image is from the black half
+    assert images.reshape(900, -1).max(axis=1).min() > 0
 
 
 def test_the_sandbox_gets_half_of_fashion_mnists_test_split(prepared):
@@ -81,11 +89,11 @@ def test_the_sandbox_gets_half_of_fashion_mnists_test_split(prepared):
     images (load_data() works there); the grader judges on the other half, held back."""
     from cnngrade.course.dataset_readers import read_fashion
     layout, report = prepared
-    assert any("test split cut in two: 505 test images for the sandbox" in d for d in report.done)
+    assert any("test split cut in two: 960 test images for the sandbox" in d for d in report.done)
     full_x, full_y = read_fashion(layout.fashion, "t10k")
     cut_x, cut_y = read_fashion(layout.sandbox_fashion, "t10k")
     held_x, held_y = read_fashion(layout.held_back_fashion, "t10k")
-    assert len(cut_y) == 505 and len(held_y) == 505
+    assert len(cut_y) == 960 and len(held_y) == 960
     assert np.array_equal(np.concatenate([cut_x, held_x]), full_x)
     assert np.array_equal(np.concatenate([cut_y, held_y]), full_y)
     for kind in ("train",):
@@ -98,7 +106,7 @@ def test_the_sandbox_gets_half_of_fashion_mnists_test_split(prepared):
     assert layout.missing_hidden(("fashion-mnist", "two-class")) == []
     from cnngrade.grading.modelcheck import grey_test_split
     x, labels, what = grey_test_split(layout)
-    assert x.shape == (505, 28, 28, 1) and what == "held-back Fashion-MNIST test images"
+    assert x.shape == (960, 28, 28, 1) and what == "held-back Fashion-MNIST test images"
     assert np.array_equal(labels, held_y)
 
 
@@ -132,7 +140,7 @@ def test_a_students_machine_gets_no_hidden_split(fake_debian, tmp_path, monkeypa
     assert not prepare(layout, only=FOLDERS).changed
     prepare(layout, only=FOLDERS, hidden=True)
     assert layout.missing_hidden(("two-class",)) == []
-    assert len(list(layout.hidden_split("two-class").rglob("*.jpg"))) == 1000
+    assert len(list(layout.hidden_split("two-class").rglob("*.jpg"))) == 900
 
 
 def test_a_course_that_names_its_hidden_folder_is_a_grading_machine(tmp_path, monkeypatch):
@@ -257,12 +265,12 @@ def test_sandbox_cannot_read_the_hidden_split(mini_course, prepared):
 
 
 def test_transfer_task_needs_every_target_class(prepared, fake_debian):
-    """The fake Fashion-MNIST lacks classes 6, 8 and 9: one sentence, nothing half-written."""
+    """The fake Fashion-MNIST lacks classes 5, 7, 8 and 9: one sentence, nothing half-written."""
     layout, _ = prepared
     with pytest.raises(CnnGradeError) as info:
         prepare(layout, only=(TRANSFER,), hidden=True)
     message = str(info.value)
-    assert "fewer than 20 training images of class(es) [6, 8, 9]" in message
+    assert "fewer than 20 training images of class(es) [5, 7, 8, 9]" in message
     assert "apt install dataset-fashion-mnist" in message and "\n" not in message
     assert not layout.public(TRANSFER).exists() and not (layout.hidden / TRANSFER).exists()
     assert not [p for p in layout.datasets.iterdir() if p.name.startswith(".transfer")]
