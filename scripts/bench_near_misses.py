@@ -1,6 +1,7 @@
 """Which mistakes the accuracy thresholds alone catch, and which need their own check: each
 training assignment's reference solution graded beside near misses of one mistake each (no
-rescaling, augmented validation data, a learning rate of 1e-2, dropout after the dense layer),
+rescaling, augmented validation data, a learning rate of 1e-2, dropout after the dense layer, a
+base left trainable, a ResNet without its shortcut),
 with the grader's hidden-split accuracies, the score and the checks that failed.
 
     python scripts/bench_near_misses.py [--slug keras-convnet] [--workers N]
@@ -52,6 +53,18 @@ NEAR_MISSES: dict[str, dict[str, Callable[[dict[str, str]], dict[str, str]]]] = 
             '    layers.Dense(512, activation="relu"),\n    layers.Dropout(0.5),\n'),
         "learning rate 1e-2": lambda s: _swap(s, "model", "learning_rate=1e-4",
                                               "learning_rate=1e-2"),
+    },
+    "transfer-learning": {
+        "base not frozen in feature extraction": lambda s: _swap(
+            s, "builders", "    base.trainable = False\n    return compile_for(add_head(",
+            "    return compile_for(add_head("),
+        "fine-tuning everything at 1e-3": lambda s: _swap(
+            s, "builders", "return compile_for(model, 1e-5)", "return compile_for(model, 1e-3)"),
+    },
+    "architectures": {
+        "one epoch instead of EPOCHS": lambda s: _swap(s, "train", "epochs=EPOCHS", "epochs=1"),
+        "ResNet without its shortcut": lambda s: _swap(
+            s, "resnet", "y = layers.Add()([x, y])", "y = layers.Activation(\"linear\")(y)"),
     },
 }
 

@@ -23,7 +23,7 @@ from cnngrade.course.config import load_course
 
 pytestmark = pytest.mark.slow
 SLUG = "architectures"
-N_TESTS = 12
+N_TESTS = 13
 
 # The residual blocks without their Add: Conv -> Conv -> ReLU. Only the ResNet structure check
 # fails: the table is computed from the models and a plain 6-layer convnet still learns.
@@ -32,6 +32,7 @@ NO_SKIP_FAILS = {"test_resnet_structure"}
 # The accuracy thresholds are per slot, and LeNet clears the VGG one (0.84 against 0.80).
 TWICE_FAILS = {"test_vgg_structure", "test_architectures_differ"}
 PARTIAL_FAILS = {"test_comparison_params", "test_comparison_accuracy_and_time",
+                 "test_compiled_alike",
                  "test_histories_saved", "test_learning_curves_png", "test_lenet_accuracy",
                  "test_vgg_accuracy", "test_resnet_accuracy"}
 
@@ -58,10 +59,74 @@ def twice(course) -> nbformat.NotebookNode:
     return filled(course, SLUG, {"vgg": vgg})
 
 
+# Honest forms, graded end to end: LeNet functional with separate ReLU layers, VGG built with
+# .add(), input_shape= and Activation layers, the ResNet with `layers.add` and `ReLU()`, the
+# loss and optimizer as objects. Trained as asked: full marks.
+FORMS = {
+    "lenet": """
+        inputs = keras.Input((28, 28, 1))
+        x = layers.ReLU()(layers.Conv2D(6, 5, padding="same")(inputs))
+        x = layers.MaxPooling2D()(x)
+        x = layers.ReLU()(layers.Conv2D(16, 5)(x))
+        x = layers.MaxPooling2D()(x)
+        x = layers.Flatten()(x)
+        x = layers.ReLU()(layers.Dense(120)(x))
+        x = layers.ReLU()(layers.Dense(84)(x))
+        lenet = keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="lenet")
+        """,
+    "vgg": """
+        vgg = keras.Sequential(name="vgg")
+        vgg.add(layers.Conv2D(16, 3, padding="same", input_shape=(28, 28, 1)))
+        vgg.add(layers.Activation("relu"))
+        for filters, first in ((16, False), (32, True), (32, False)):
+            if first:
+                vgg.add(layers.MaxPooling2D(2))
+            vgg.add(layers.Conv2D(filters, 3, padding="same"))
+            vgg.add(layers.Activation("relu"))
+        vgg.add(layers.MaxPooling2D(2))
+        vgg.add(layers.Flatten())
+        vgg.add(layers.Dense(64, activation="relu"))
+        vgg.add(layers.Dense(10, activation="softmax"))
+        """,
+    "resnet": """
+        def block(x):
+            shortcut = x
+            x = layers.Conv2D(16, 3, padding="same")(x)
+            x = layers.ReLU()(x)
+            x = layers.Conv2D(16, 3, padding="same")(x)
+            return layers.ReLU()(layers.add([shortcut, x]))
+
+
+        inputs = keras.Input(shape=(28, 28, 1))
+        x = layers.MaxPooling2D()(layers.Conv2D(16, 3, padding="same", activation="relu")(inputs))
+        x = block(block(x))
+        x = layers.Flatten()(layers.MaxPooling2D()(x))
+        resnet = keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="resnet")
+        """,
+}
+
+
+def forms(course) -> nbformat.NotebookNode:
+    train = solution_sources(course, SLUG)["train"]
+    old = ('model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",\n'
+           '                  metrics=["accuracy"])')
+    assert old in train
+    new = ("model.compile(optimizer=keras.optimizers.Adam(),\n"
+           "                  loss=keras.losses.SparseCategoricalCrossentropy(),\n"
+           "                  metrics=[keras.metrics.SparseCategoricalAccuracy("
+           "name=\"accuracy\")])")
+    return filled(course, SLUG, {**FORMS, "train": train.replace(old, new)})
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = load_course(tmp_path_factory.mktemp("content"))
-    near_misses = {"noskip": no_skip(course), "twice": twice(course)}
+    train = solution_sources(course, SLUG)["train"]
+    assert 'optimizer="adam"' in train
+    rmsprop = filled(course, SLUG, {"train": train.replace('optimizer="adam"',
+                                                           'optimizer="rmsprop"')})
+    near_misses = {"noskip": no_skip(course), "twice": twice(course), "forms": forms(course),
+                   "rmsprop": rmsprop}
     return grade_samples(tmp_path_factory, SLUG, near_misses,
                          samples=("perfect", "partial", "template", "broken"))
 
@@ -77,6 +142,17 @@ def test_solution_scores_the_maximum(graded):
             "comparison: parameters"} <= set(tables)
     assert tables["comparison: parameters"]["rows"] == [
         ["lenet", "61,706", 61_706], ["vgg", "117,434", 117_434], ["resnet", "17,290", 17_290]]
+
+
+def test_honest_forms_score_the_maximum(graded):
+    assert_full_marks(results_of(graded, "forms"), 30)
+
+
+def test_another_optimizer_loses_exactly_the_compile_check(graded):
+    out = assert_loses_exactly(results_of(graded, "rmsprop"), {"test_compiled_alike"})
+    assert out["test_compiled_alike"].startswith(
+        "lenet is compiled with optimizer RMSprop, expected Adam; vgg is compiled with "
+        "optimizer RMSprop, expected Adam"), out["test_compiled_alike"]
 
 
 def test_partial_sample_loses_what_partial_md_says(graded):

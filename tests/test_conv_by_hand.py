@@ -23,6 +23,21 @@ def results_of(course, student: str) -> dict:
     return json.loads(path.read_text())
 
 
+SCIPY_CONV2D = """
+from scipy import signal
+
+
+def conv2d(image, kernel, stride=1, padding=0, pad_mode="zero"):
+    image = pad(np.asarray(image, dtype=float), padding, mode=pad_mode)
+    kernel = np.asarray(kernel, dtype=float)
+    if image.ndim == 2:
+        image, kernel = image[..., None], kernel[..., None]
+    full = sum(signal.correlate2d(image[..., c], kernel[..., c], mode="valid")
+               for c in range(image.shape[-1]))
+    return full[::stride, ::stride].astype(float)
+"""
+
+
 @pytest.fixture(scope="module")
 def graded_samples(tmp_path_factory):
     from cnngrade.course.config import load_course
@@ -44,8 +59,13 @@ def graded_samples(tmp_path_factory):
     submit(inbox, "eqtrick", filled(course, SLUG, {"q3": (
         "class Yes(str):\n    def __eq__(self, other): return True\n    __hash__ = str.__hash__\n"
         "q3_choice = Yes('Z')")}), SLUG + ".ipynb")
+    # near misses of the rules: SciPy's correlation (right results, against the NumPy-only
+    # rule), and a relu that zeroes its input in place
+    submit(inbox, "scipy", filled(course, SLUG, {"conv2d": SCIPY_CONV2D}), SLUG + ".ipynb")
+    submit(inbox, "inplace", filled(course, SLUG, {"relu": (
+        "def relu(x):\n    x[x < 0] = 0\n    return x")}), SLUG + ".ipynb")
     report = collect(course, SLUG, inbox)
-    assert len(report.added) == 7
+    assert len(report.added) == 9
     grade(course, SLUG, workers=2)
     return course
 
@@ -54,9 +74,9 @@ def test_samples(graded_samples):
     course = graded_samples
     perfect = results_of(course, "perfect")
     assert perfect["score"] == perfect["max_score"] == 30
-    assert len(perfect["tests"]) == 21
+    assert len(perfect["tests"]) == 23
     assert not perfect["extra_data"].get("grader_errors")
-    assert results_of(course, "partial")["score"] == 16
+    assert results_of(course, "partial")["score"] == 18
     template = results_of(course, "template")
     assert template["score"] == 0 and not template["extra_data"].get("grader_errors")
     assert all(t["status"] == "failed" and t["output"] for t in template["tests"])
@@ -84,3 +104,20 @@ def test_public_tests_for_students(repo_course, tmp_path):
     assert good.tests and all(t.status == "passed" for t in good.tests)
     bad = check_notebook(samples / "template" / f"{SLUG}.ipynb", repo_course)
     assert bad.tests and not any(t.status == "passed" for t in bad.tests)
+
+
+def test_the_rules_lose_exactly_their_points(graded_samples):
+    """SciPy in an answer loses only the NumPy-only rule; a relu that edits its input in place
+    (its results are right) loses only the rule that inputs are left unchanged."""
+    course = graded_samples
+    for student, check in (("scipy", "test_numpy_only"), ("inplace", "test_inputs_left_unchanged")):
+        res = results_of(course, student)
+        failed = {t["name"]: t["output"] for t in res["tests"] if t["status"] != "passed"}
+        assert list(failed) == [check] and res["score"] == 29, (student, failed)
+    scipy = {t["name"]: t["output"] for t in results_of(course, "scipy")["tests"]}
+    assert scipy["test_numpy_only"].startswith("cell 'conv2d' imports SciPy. The rule is: use "
+                                               "NumPy only")
+    inplace = {t["name"]: t["output"] for t in results_of(course, "inplace")["tests"]}
+    assert inplace["test_inputs_left_unchanged"].startswith(
+        "relu(x) changed the array it was given: the instructions ask for a new array")
+

@@ -20,7 +20,7 @@ from cnngrade.views.student_check import check_notebook
 pytestmark = pytest.mark.slow
 SLUG = "output-size"
 MAX = 28
-N_TESTS = 17
+N_TESTS = 18
 
 # The answer cells the partial sample leaves unanswered (PARTIAL in scripts/make_samples.py) and
 # the hidden tests that call them; every other test only calls answered cells.
@@ -49,6 +49,16 @@ def by_name(results: dict) -> dict[str, dict]:
     return {t["name"]: t for t in results["tests"]}
 
 
+# right answers, by asking Keras: against the rule "do not import Keras or TensorFlow"
+ASKS_KERAS = """
+def conv2d_params(k, c_in, c_out):
+    import keras
+    layer = keras.layers.Conv2D(c_out, k)
+    layer.build((None, 32, 32, c_in))
+    return int(layer.count_params())
+"""
+
+
 @pytest.fixture(scope="module")
 def graded_samples(tmp_path_factory):
     course = load_course(tmp_path_factory.mktemp("course"))
@@ -58,8 +68,10 @@ def graded_samples(tmp_path_factory):
     for student in ("perfect", "partial", "template", "broken"):
         shutil.copytree(samples / student, inbox / student)
     submit(inbox, "nobias", filled(course, SLUG, {"conv2d_params": NO_BIAS}), SLUG + ".ipynb")
+    submit(inbox, "askskeras", filled(course, SLUG, {"conv2d_params": ASKS_KERAS}),
+           SLUG + ".ipynb")
     report = collect(course, SLUG, inbox)
-    assert len(report.added) == 5
+    assert len(report.added) == 6
     grade(course, SLUG, workers=2)
     return course
 
@@ -144,3 +156,11 @@ def test_released_template_holds_no_solution():
             assert "raise NotImplementedError()" in cell.source
             assert cell.source != answers[grade_id(cell)]
             assert "BEGIN SOLUTION" not in cell.source
+
+
+def test_asking_keras_loses_exactly_the_rule(graded_samples):
+    res = results_of(graded_samples, "askskeras")
+    failed = {name: t["output"] for name, t in by_name(res).items() if t["status"] != "passed"}
+    assert list(failed) == ["test_no_keras"] and res["score"] == MAX - 1, failed
+    assert failed["test_no_keras"].startswith("cell 'conv2d_params' imports Keras. The rule is")
+

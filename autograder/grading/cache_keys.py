@@ -14,12 +14,12 @@ from pathlib import Path
 from ..course import base_network, dataset_readers
 from ..course.config import Assignment
 from ..sandbox.walls import sandbox_kind
-from . import modelcheck
+from . import answer_rules, modelcheck
 
-# code outside the suite folders that the suites run: their shared model checks, the readers of
-# the hidden splits, the course base network of the transfer-learning task
-SHARED_SUITE_CODE = (Path(modelcheck.__file__), Path(dataset_readers.__file__),
-                     Path(base_network.__file__))
+# code outside the suite folders that the suites run: their shared model checks and answer
+# rules, the readers of the hidden splits, the course base network of the transfer-learning task
+SHARED_SUITE_CODE = (Path(modelcheck.__file__), Path(answer_rules.__file__),
+                     Path(dataset_readers.__file__), Path(base_network.__file__))
 NBGRADER_RULES = Path(__file__).with_name("nbgrader_compat.py")   # nbgrader's rules, as applied
 
 

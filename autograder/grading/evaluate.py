@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 
 from ..course.config import Assignment
 from ..course.data import DataLayout, data_layout
-from ..intake.notebook import load_template, parse_notebook, restore_cells
+from ..intake.notebook import grade_id, load_template, parse_notebook, restore_cells
 from ..sandbox.proxy import StudentProxy
 from ..sandbox.student_kernel import KernelGone, StudentKernel
 from .cache_keys import env_hash, exec_hash
@@ -45,6 +45,17 @@ def prepare(data: bytes, name: str, assignment: Assignment,
                          template if template is not None else _template(assignment))
 
 
+def answer_sources(notebook: NotebookNode, template: NotebookNode) -> dict[str, str]:
+    """{grade_id: source} of the notebook's answer cells that differ from the released
+    template's, for the suites' `answers` fixture (an untouched template answers nothing)."""
+    def answers(nb: NotebookNode) -> dict[str, str]:
+        return {grade_id(c): c.source for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("solution") and grade_id(c)}
+    released = answers(template)
+    return {gid: source for gid, source in answers(notebook).items()
+            if source.strip() != released.get(gid, "").strip()}
+
+
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
              seed: int | None = None, layout: DataLayout | None = None,
              threads: int | None = None, template: NotebookNode | None = None) -> Evaluation:
@@ -55,6 +66,7 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
         from .nbgrader_compat import evaluate_nbgrader
         return evaluate_nbgrader(data, name, assignment, layout, threads)
+    template = template if template is not None else _template(assignment)
     restored = prepare(data, name, assignment, template)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})
@@ -68,8 +80,10 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
             message = "; ".join(kernel.report.problems) or "the Python kernel could not start"
             return Evaluation([], restored.problems, [message], clock=kernel.report.clock)
         recorder = Recorder(StudentProxy(kernel, assignment.limits.call_timeout))
+        answers = answer_sources(restored.notebook, template)
         run = run_suite(suite_dir, recorder, seed,
-                        context={"course_data": layout, "assignment": assignment})
+                        context={"course_data": layout, "assignment": assignment,
+                                 "answers": answers})
         # the outputs came from the student's kernel: an unpaired surrogate (a \ud800 escape
         # in its messages) cannot be written as UTF-8, so it becomes '?'
         executed = nbformat.writes(kernel.nb).encode("utf-8", "replace").decode("utf-8")
@@ -77,6 +91,7 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     record = None if run.errors else recorder.export(
         {"sha256": hashlib.sha256(data).hexdigest(), "exec": exec_hash(assignment),
          "env": env_hash(), "seed": run.seed, "problems": problems,
+         "answers": answers,
          "cell_errors": report.errors, "notebook_seconds": round(report.seconds, 2),
          "notebook_cpu_seconds": round(report.cpu_seconds, 2)})
     return Evaluation(run.tests, problems, list(run.errors), run.seed, report.errors,
@@ -103,8 +118,11 @@ def evaluate_replay(record: bytes, assignment: Assignment,
     the suite asks something new (the submission must then be executed again)."""
     replayer = Replayer(record)
     meta = replayer.meta
+    if not isinstance(meta.get("answers"), dict):   # recorded before answers were kept
+        return None
     run = run_suite(assignment.suite_dir, replayer, int(meta["seed"]),
-                    context={"course_data": layout or data_layout({}), "assignment": assignment})
+                    context={"course_data": layout or data_layout({}), "assignment": assignment,
+                             "answers": meta["answers"]})
     if replayer.missed or run.errors:
         return None
     return Evaluation(run.tests, list(meta["problems"]), [], run.seed, int(meta["cell_errors"]),

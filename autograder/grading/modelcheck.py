@@ -121,6 +121,20 @@ def core_settings(model: Any) -> list[tuple[Any, dict[str, Any]]]:
     return out
 
 
+def folded_settings(layers: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """core_settings for a list of layers in order (e.g. a transfer-learning head): an
+    Activation/ReLU layer right after a layer without an activation of its own is read as that
+    layer's activation."""
+    out: list[tuple[Any, dict[str, Any]]] = []
+    for layer in layers:
+        activation = _activation_of(layer)
+        if activation and out and out[-1][1].get("activation") == "linear":
+            out[-1][1]["activation"] = activation
+            continue
+        out.append((layer, settings_of(layer)))
+    return out
+
+
 def output_shape(layer: Any) -> tuple[int, ...]:
     try:
         return tuple(int(d) if d is not None else -1 for d in layer.output.shape[1:])
@@ -181,10 +195,13 @@ def _count_mismatch(what: str, layers: list[Any], expected: list[Spec]) -> str:
             f"got [{got}], expected [{want}]")
 
 
-def check_layers(model: Any, expected: list[Spec], what: str) -> None:
+def check_layers(model: Any, expected: list[Spec], what: str,
+                 ignore: tuple[str, ...] = ()) -> None:
     """Types in order and the settings the course fixes (kernel, stride, padding, activation,
-    pool size, dropout rate); units and filters are left to the parameter check."""
-    pairs = core_settings(model)
+    pool size, dropout rate); units and filters are left to the parameter check. Layers of the
+    `ignore` kinds (e.g. Dropout, whose place another check judges) are left out."""
+    pairs = [(x, c) for x, c in core_settings(model) if type(x).__name__ not in ignore]
+    expected = [s for s in expected if s.kind not in ignore]
     layers = [layer for layer, _ in pairs]
     if len(layers) != len(expected):
         raise AssertionError(_count_mismatch(what, layers, expected))

@@ -56,7 +56,8 @@ def _plain(value: Any) -> Any:
 
 
 class CheckerPlugin:
-    """Gives the suite its fixtures (`student`, `rng`, `feedback`, `course_data`, `assignment`)
+    """Gives the suite its fixtures (`student`, `rng`, `feedback`, `course_data`, `assignment`,
+    `answers`)
     and the `points` marker, and records each test's outcome."""
 
     def __init__(self, student: Any, seed: int, context: dict[str, Any] | None = None):
@@ -80,6 +81,12 @@ class CheckerPlugin:
     def assignment(self) -> Any:
         """The assignment being graded (cnngrade.course.config.Assignment)."""
         return self._context.get("assignment")
+
+    @pytest.fixture(scope="session")
+    def answers(self) -> dict[str, str]:
+        """{grade_id: source} of the submitted answer cells, read in this trusted process
+        (cnngrade.grading.answer_rules)."""
+        return dict(self._context.get("answers") or {})
 
     @pytest.fixture
     def feedback(self, request: pytest.FixtureRequest) -> Feedback:

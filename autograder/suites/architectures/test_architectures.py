@@ -459,6 +459,21 @@ def test_inputs_and_outputs(models, rng):
     assert not problems, "; ".join(problems)
 
 
+@pytest.mark.points(1)
+def test_compiled_alike(models):
+    """The three are compiled the same way: Adam and the (sparse) categorical cross-entropy."""
+    problems = []
+    for name in NAMES:
+        try:
+            mc.check_compiled(models.get(name), name, ("sparse_categorical_crossentropy",
+                                                       "categorical_crossentropy"), "Adam")
+        except AssertionError as exc:
+            problems.append(str(exc))
+    assert not problems, "; ".join(problems) + (
+        " (the same settings for all three, as the comparison needs: optimizer=\"adam\", "
+        "loss=\"sparse_categorical_crossentropy\")")
+
+
 # ==================================================================== the comparison table
 def _table(student) -> dict:
     table = student.value("comparison")
@@ -551,7 +566,7 @@ def test_histories_saved(student, feedback):
         "same way (epochs=EPOCHS) so that the comparison is fair")
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_learning_curves_png(student):
     """learning_curves.png is a PNG image of at least 300×200 pixels that is not blank."""
     data = student.scratch_file("learning_curves.png", cap=PNG_CAP)

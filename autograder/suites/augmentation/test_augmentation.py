@@ -48,6 +48,11 @@ def models(student):
     return mc.ModelLoader(student)
 
 
+@pytest.fixture(scope="session")
+def fit_inputs(student):
+    return mc.fit_inputs(student)
+
+
 # ===================================================================== ImageDataGenerator
 @pytest.mark.points(3)
 def test_train_datagen_settings(student):
@@ -71,8 +76,8 @@ def test_train_datagen_settings(student):
 
 @pytest.mark.points(2)
 def test_training_images_are_augmented(student, rng):
-    """train_datagen (and so train_generator) changes training images, randomly, keeping their
-    shape and the [0, 1] range."""
+    """train_datagen (and so train_generator, which reads the 2,000 training images) changes
+    training images, randomly, keeping their shape and the [0, 1] range."""
     x = _images(rng)
     first = _flow(student, "train_datagen", x, "train_datagen.flow(images)")
     second = _flow(student, "train_datagen", x, "train_datagen.flow(images)")
@@ -88,9 +93,12 @@ def test_training_images_are_augmented(student, rng):
     uses = student.eval("train_generator.image_data_generator is train_datagen",
                         "checking train_generator")
     assert uses is True, "train_generator does not use train_datagen: augment the training data"
+    count = student.eval("train_generator.samples", "reading train_generator")
+    assert count == 2000, (f"train_generator reads {count} images; it should read the 2,000 "
+                           "images of TWO_CLASS_DIR / 'train'")
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_evaluation_images_are_not_augmented(student, rng):
     """test_datagen and validation_generator only rescale: validation and test images are not
     augmented."""
@@ -109,16 +117,42 @@ def test_evaluation_images_are_not_augmented(student, rng):
 
 
 # ===================================================================== preprocessing layers
+# layer -> (setting, the course's value); a factor f may also be written (-f, f)
+AUGMENTATION = {"RandomFlip": ("mode", "horizontal"), "RandomRotation": ("factor", 0.1),
+                "RandomZoom": ("height_factor", 0.2)}
+
+
+def _symmetric(value) -> tuple[float, float] | None:
+    try:
+        pair = [float(v) for v in value] if isinstance(value, (list, tuple)) else \
+            [-float(value), float(value)]
+    except (TypeError, ValueError):
+        return None
+    return (pair[0], pair[1]) if len(pair) == 2 else None
+
+
 @pytest.mark.points(1)
 def test_augmentation_layers(models):
-    """data_augmentation holds RandomFlip, RandomRotation and RandomZoom."""
+    """data_augmentation holds RandomFlip("horizontal"), RandomRotation(0.1) and
+    RandomZoom(0.2)."""
     model = models.get("data_augmentation")
-    kinds = [type(x).__name__ for x in model.layers]
-    missing = [k for k in ("RandomFlip", "RandomRotation", "RandomZoom") if k not in kinds]
-    assert not missing, f"data_augmentation has {kinds}; missing {missing}"
+    layers = {type(x).__name__: x for x in model.layers}
+    missing = [k for k in AUGMENTATION if k not in layers]
+    assert not missing, f"data_augmentation has {list(layers)}; missing {missing}"
+    problems = []
+    for kind, (key, want) in AUGMENTATION.items():
+        have = layers[kind].get_config().get(key)
+        if isinstance(want, str):
+            ok = have == want
+        else:
+            got = _symmetric(have)
+            ok = got is not None and np.allclose(got, (-want, want))
+        if not ok:
+            problems.append(f"{kind} has {key}={have!r}, expected {want!r}")
+    assert not problems, "data_augmentation: " + "; ".join(problems)
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_augmentation_layers_train_vs_inference(models, rng):
     """data_augmentation changes images in training, keeps shape and range, and is the identity
     at inference."""
@@ -139,7 +173,7 @@ def test_augmentation_layers_train_vs_inference(models, rng):
 
 
 # ==================================================================== the dropout model
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_dropout_placement(models, feedback):
     """model has one Dropout(0.5), between Flatten and the Dense(512) layer."""
     model = models.get("model")
@@ -162,13 +196,36 @@ def test_dropout_placement(models, feedback):
         "before the classifier")
 
 
+@pytest.mark.points(1)
+def test_model_layers(models):
+    """model: four Conv2D 3×3 ReLU + MaxPooling2D 2×2, Flatten, Dense(512, relu),
+    Dense(1, sigmoid), in that order (the Dropout is judged by test_dropout_placement)."""
+    mc.check_layers(models.get("model"), MODEL, "model", ignore=("Dropout",))
+
+
 @pytest.mark.points(2)
 def test_model_params(models):
     """model has the binary convnet's parameters in every layer: 3,453,121 in total."""
     mc.check_params(models.get("model"), MODEL, "model", ignore=("Dropout",))
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(1)
+def test_model_compiled(models):
+    """model is compiled with RMSprop(learning_rate=1e-4) and binary cross-entropy."""
+    mc.check_compiled(models.get("model"), "model", ("binary_crossentropy",), "RMSprop",
+                      learning_rate=1e-4)
+
+
+@pytest.mark.points(2)
+def test_model_inputs_scaled(models, fit_inputs, feedback):
+    """model is trained and validated on pixels rescaled to [0, 1] (batches the grader draws
+    from the generators or datasets its fit was given, whatever their names)."""
+    mc.check_scaled_inputs(fit_inputs, models.get("model"), (150, 150, 3), "model", feedback,
+                           "Train on train_generator and validate on validation_generator, "
+                           "both made by generators with rescale=1./255.")
+
+
+@pytest.mark.points(2)
 def test_augmented_accuracy(models, course_data, assignment, feedback):
     """model, trained on augmented images, reaches the assignment's accuracy on the hidden test
     split."""

@@ -1,6 +1,7 @@
 """Hidden suite for conv-by-hand: every input is drawn from the grader's `rng`, every expected
 value comes from an independent oracle (NumPy's np.pad, SciPy, TensorFlow, the Gabor formula)
-or from the course's own constants. 21 tests, 30 points."""
+or from the course's own constants; the rules (NumPy only, inputs left unchanged) are read from
+the answer cells' source and from calls in the kernel. 23 tests, 30 points."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from cnngrade.grading.answer_rules import check_no_imports
 
 try:
     import conv_by_hand_oracles as O
@@ -173,7 +176,7 @@ def test_conv2d_multichannel(student, rng):
 
 
 # =========================================================================== conv_layer
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_conv_layer(student, rng):
     """conv_layer with d kernels (kh, kw, C, d) gives (H', W', d), matching tf.nn.conv2d."""
     for config in range(2):
@@ -336,7 +339,7 @@ def test_renormalize_constant(student, rng):
 
 
 # =========================================================================== Gabor
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_gabor_kernel(student, rng):
     """gabor_kernel follows the course formula on the centred grid (x = columns, y = rows)."""
     for use_defaults in (True, False):
@@ -434,3 +437,51 @@ def test_q3_learned_kernels(student):
     if got.strip().rstrip(".").upper() != "B":
         raise AssertionError(f"q3_choice = {got!r} is not the best answer. Think about what "
                              "training optimises, and what a fixed filter bank cannot adapt to.")
+
+
+# =========================================================================== the rules
+BANNED = {"tensorflow": "TensorFlow", "keras": "Keras", "tf_keras": "Keras", "scipy": "SciPy",
+          "cv2": "OpenCV", "torch": "PyTorch", "jax": "JAX", "skimage": "scikit-image"}
+
+
+@pytest.mark.points(1)
+def test_numpy_only(answers):
+    """The answer cells use NumPy only: no TensorFlow, Keras, SciPy or OpenCV is imported."""
+    check_no_imports(answers, BANNED, "use NumPy only (no TensorFlow, Keras, SciPy or OpenCV "
+                                      "in your answers); write the operations yourself.")
+
+
+# function -> the call made in the kernel on copies of the grader's arrays `a` (and `b`)
+PURE_CALLS = {
+    "pad": "pad(a, 1)", "conv2d": "conv2d(a, b[:, :, 0, 0], padding=1)",
+    "conv_layer": "conv_layer(a3, b, padding=1)", "relu": "relu(a)", "max_pool": "max_pool(a)",
+    "avg_pool": "avg_pool(a)", "sobel": "sobel(a)", "gradient_magnitude":
+    "gradient_magnitude(a, a2)", "gradient_direction": "gradient_direction(a, a2)",
+    "renormalize": "renormalize(a)",
+}
+
+
+@pytest.mark.points(1)
+def test_inputs_left_unchanged(student, rng):
+    """Every function leaves the arrays it is given unchanged (it returns a new array)."""
+    a = rng.normal(size=(8, 10))
+    a2, a3 = rng.normal(size=(8, 10)), rng.normal(size=(8, 10, 3))
+    b = rng.normal(size=(3, 3, 3, 2))
+    changed, ran = [], 0
+    for name, call in PURE_CALLS.items():
+        # the originals go in as arguments too: a lambda's body does not see eval's locals
+        expression = (f"(lambda a, a2, a3, b, x, x2, x3, k: ({call}, bool((a == x).all() and "
+                      f"(a2 == x2).all() and (a3 == x3).all() and (b == k).all()))[1])("
+                      f"x.copy(), x2.copy(), x3.copy(), k.copy(), x, x2, x3, k)")
+        try:
+            same = student.eval(expression, f"calling {call}", x=a, x2=a2, x3=a3, k=b)
+        except Exception:   # noqa: BLE001 - a function that fails is judged by its own test
+            continue
+        ran += 1
+        if not (isinstance(same, (bool, np.bool_)) and bool(same)):
+            changed.append(call.replace("a3", "image").replace("a2", "gy").replace("(a", "(x"))
+    assert ran, "none of the functions could be called; implement them first"
+    assert not changed, (f"{', '.join(changed)} changed the array{'s' if len(changed) > 1 else ''} "
+                         "it was given: the instructions ask for a new array (work on "
+                         "x.copy() or build the result with np.zeros/np.maximum/...)")
+

@@ -2,7 +2,8 @@
 `rng`; expected shapes and parameter counts come from real Keras layers built here (Conv2D,
 MaxPooling2D, ZeroPadding2D, Flatten, Dense on a keras.Input; nothing is trained), the course's
 own tables (93,322 and 3,453,121 parameters) and, for multiplication counts, the course example
-and an independent count. 17 tests, 28 points."""
+and an independent count; the rule "do not import Keras or TensorFlow" is read from the answer
+cells' source. 18 tests, 28 points."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from cnngrade.grading.answer_rules import check_no_imports
 
 try:
     import output_size_oracles as O
@@ -215,7 +218,7 @@ def _check_params(student, input_shape, specs, extra=""):
         raise AssertionError(msg + extra + "\n" + O.stack_text(input_shape, specs))
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_network_shapes_random(student, rng):
     """network_shapes on random conv/pool stacks (with and without a dense head) equals the
     output shape of each Keras layer."""
@@ -371,3 +374,17 @@ def test_q3_flatten_features(student):
         raise AssertionError(f"q3_flatten_features = {value} is not right: Flatten lays out the "
                              "last feature map (height × width × channels) as one vector; take "
                              "the last size of Q2 and the number of filters of the last Conv2D.")
+
+
+# =========================================================================== the rule
+BANNED = {"tensorflow": "TensorFlow", "keras": "Keras", "tf_keras": "Keras", "torch": "PyTorch",
+          "jax": "JAX", "flax": "Flax"}
+
+
+@pytest.mark.points(1)
+def test_no_keras(answers):
+    """The answer cells compute sizes by hand: no Keras or TensorFlow is imported."""
+    check_no_imports(answers, BANNED, "plain Python (NumPy if you like); do not import Keras "
+                                      "or TensorFlow: the point is to know what Keras will "
+                                      "report before asking it.")
+

@@ -180,7 +180,7 @@ def _accuracy(model, x, labels, assignment, feedback, what: str, key: str) -> No
 
 
 # =============================================================================== the rule
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_decision_rule(student):
     """choose_case gives the lecture's case for every dataset size and similarity, the
     boundaries 1,000 and 10,000 images per class included."""
@@ -195,17 +195,39 @@ def test_decision_rule(student):
 
 
 # ====================================================================== case 1 on VGG16
+def _head_kinds(model) -> list[tuple]:
+    """(kind, units, activation) of each head layer; `Dense(256)` then `Activation("relu")` or
+    `ReLU()` reads as `Dense(256, activation="relu")`."""
+    return [(type(x).__name__, settings.get("units"), settings.get("activation"))
+            for x, settings in mc.folded_settings(head_layers(model))]
+
+
 @pytest.mark.points(1)
 def test_head(builds):
-    """add_head puts Flatten, Dense(256, relu) and Dense(1, sigmoid) on VGG16: 16,812,353
-    parameters in all."""
+    """add_head puts Flatten, Dense(256, relu) and Dense(1, sigmoid) on VGG16 (16,812,353
+    parameters in all), and Dense(NUM_CLASSES, softmax) last for several classes."""
     model, _ = builds.get("vgg case 1")
-    kinds = [(type(x).__name__, mc.settings_of(x).get("units"), mc.settings_of(x).get(
-        "activation")) for x in head_layers(model)]
+    kinds = _head_kinds(model)
     want = [("Flatten", None, None), ("Dense", 256, "relu"), ("Dense", 1, "sigmoid")]
     assert kinds == want, f"the head on VGG16 is {kinds}, expected {want}"
     assert model.count_params() == VGG16_TOTAL, \
         f"VGG16 with the head has {model.count_params():,} parameters, expected {VGG16_TOTAL:,}"
+    kinds = _head_kinds(builds.get("course case 5")[0])
+    want[-1] = ("Dense", N_CLASSES, "softmax")
+    assert kinds == want, (f"the head for {N_CLASSES} classes is {kinds}, expected {want}: "
+                           "softmax when num_classes > 1")
+
+
+@pytest.mark.points(1)
+def test_head_learning_rates(builds):
+    """Cases 1, 4 and 5 (a new head on a frozen, cut or trainable base) are compiled with
+    learning rate 1e-3."""
+    problems = []
+    for key in ("vgg case 1", "vgg case 4", "vgg case 5"):
+        rate = learning_rate(builds.get(key)[0], Builds.CALLS[key])
+        if not np.isclose(rate, 1e-3, rtol=1e-6):
+            problems.append(f"{Builds.CALLS[key]} is compiled with learning rate {rate:g}")
+    assert not problems, "; ".join(problems) + ", expected 1e-3 (compile_for(model, 1e-3))"
 
 
 @pytest.mark.points(2)
