@@ -236,6 +236,100 @@ def override_cmd(slug: str, student: str, test: str, points: float | None, clear
         console.print(escape(f"  {line['kind']}: {line['text']}"), highlight=False)
 
 
+@cnngrade.command("manual")
+@click.argument("slug")
+@click.option("--cell", metavar="ID", help="Only this manually graded cell (its grade_id).")
+@click.option("--student", metavar="ID", help="Only this student's answers.")
+@click.option("--anonymous", is_flag=True, help="Hide the students' names while grading.")
+@click.option("--list", "show_list", is_flag=True, help="Show the progress of each manual cell "
+              "(graded, left, empty, who graded, how often each rubric item was applied).")
+@click.option("--items", metavar="N,N", help="Grade the next answer without prompting: the "
+              "rubric items by number (empty for none).")
+@click.option("--points", type=float, default=None, help="Points for a cell without rubric "
+              "items; an adjustment for one with items.")
+@click.option("--comment", default=None, help="A comment for the student.")
+@click.option("--edit-item", nargs=2, metavar="ITEM POINTS", default=None,
+              help="Change a rubric item's points (of --cell); every answer it was applied to "
+                   "follows, and the change is recorded.")
+@click.option("--grader", default=None, help="Your name in the audit trail (default: $USER).")
+@course_option
+def manual_cmd(slug: str, cell: str | None, student: str | None, anonymous: bool,
+               show_list: bool, items: str | None, points: float | None, comment: str | None,
+               edit_item: tuple[str, str] | None, grader: str | None, course_dir: Path) -> None:
+    """Grade the answers of SLUG that a person grades (written explanations, tasks): shows the
+    next ungraded answer with its rubric numbered, and takes the items by number and a comment.
+    Every grade is kept in the gradebook's audit trail."""
+    from cnngrade import (
+        edit_rubric_item,
+        grade_answer,
+        manual_progress,
+        manual_rubrics,
+        next_ungraded,
+        whoami,
+    )
+    course = _course(course_dir)
+    who = grader or whoami()
+    if show_list:
+        render.manual_progress(console, slug, manual_progress(course, slug))
+        return
+    if edit_item is not None:
+        if cell is None:
+            raise CnnGradeError("--edit-item needs --cell ID: the cell whose rubric it is.")
+        try:
+            new_points = float(edit_item[1])
+        except ValueError:
+            raise CnnGradeError(f"--edit-item {edit_item[0]} {edit_item[1]}: the points should "
+                                "be a number.") from None
+        edit = edit_rubric_item(course, slug, cell, edit_item[0], new_points, who)
+        console.print(f"Rubric item {edit.item} of {cell}: {edit.old_points:g} → "
+                      f"{edit.new_points:g} points, for every answer it was applied to.",
+                      highlight=False, markup=False)
+        return
+    names: dict[str, str] = {}
+    while True:
+        answer = next_ungraded(course, slug, cell, student)
+        if answer is None:
+            console.print(f"No answer of {slug} is left to grade"
+                          f"{' in ' + cell if cell else ''}.", highlight=False, markup=False)
+            return
+        rubric = manual_rubrics(course, slug)[answer.cell.grade_id]
+        shown = names.setdefault(answer.student, f"student {len(names) + 1}") if anonymous \
+            else answer.student
+        render.manual_answer(console, answer, rubric, shown)
+        if items is None and not sys.stdin.isatty():
+            raise CnnGradeError("No terminal to ask in: give --items (and --points, "
+                                "--comment) to grade without prompting.")
+        chosen = items if items is not None else click.prompt(
+            "Items (numbers, comma-separated; empty: none; q: quit)", default="",
+            show_default=False)
+        if chosen.strip().lower() == "q":
+            return
+        picked = _picked(chosen, rubric)
+        given = points
+        if given is None and rubric.free and items is None:
+            given = click.prompt(f"Points (0 to {rubric.points:g})", type=float)
+        note = comment if comment is not None else (
+            "" if items is not None else click.prompt("Comment", default="", show_default=False))
+        done = grade_answer(course, slug, answer.student, answer.cell.grade_id, picked,
+                            note, who, answer.version, adjustment=given or 0.0)
+        console.print(f"{shown}, {done.cell.grade_id}: {done.points:g} of "
+                      f"{done.cell.points:g} points.", highlight=False, markup=False)
+        if items is not None:   # one answer per call without prompting
+            return
+
+
+def _picked(chosen: str, rubric) -> list[str]:
+    picked = []
+    for part in (p.strip() for p in chosen.replace(" ", ",").split(",")):
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= len(rubric.items):
+            raise CnnGradeError(f"{part!r} is not an item number of this rubric (1 to "
+                                f"{len(rubric.items)}).")
+        picked.append(rubric.items[int(part) - 1].id)
+    return picked
+
+
 @cnngrade.command("feedback")
 @click.argument("slug")
 @click.option("--student", help="Write only this student's page.")

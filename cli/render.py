@@ -540,3 +540,41 @@ def feedback(console: Console, report) -> None:
         console.print(Text(f"  {student}: {path}"))
     for problem in report.problems:
         console.print(Text(f"  ! {problem}", style="yellow"))
+
+
+def _printable(text: str) -> str:
+    """Student text for the terminal: no control characters (escape sequences) but newlines
+    and tabs."""
+    return "".join(c if c in "\n\t" or (c.isprintable() and c != "\x1b") else "?" for c in text)
+
+
+def manual_answer(console: Console, answer, rubric, shown: str) -> None:
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    cell = answer.cell
+    source = _printable(answer.source) or "(empty)"
+    body = Syntax(source, "python", word_wrap=True) if cell.cell_type == "code" \
+        else Text(source)
+    state = {"stale": " (graded before for an earlier, different answer: grade it again)",
+             "empty": " (empty)"}.get(answer.state, "")
+    console.print(Panel(body, title=Text(f"{shown}: {cell.grade_id}, {cell.points:g} points"
+                                         f"{state}"), title_align="left"))
+    if rubric.free:
+        console.print(Text(f"No rubric items: give 0 to {rubric.points:g} points."))
+    for n, item in enumerate(rubric.items, 1):
+        console.print(Text(f"  {n}. {item.points:+g}  {item.text}"))
+    start = "from 0" if rubric.start == "zero" else f"from {rubric.points:g}"
+    console.print(Text(f"  (points {start}, kept within 0 and {rubric.points:g})"))
+
+
+def manual_progress(console: Console, slug: str, rows) -> None:
+    table = _table(console, f"{slug}: answers graded by hand")
+    for column in ("cell", "points", "answers", "graded", "left", "empty", "graders",
+                   "rubric items applied"):
+        table.add_column(column)
+    for row in rows:
+        graders = ", ".join(f"{w} {n}" for w, n in row.graders.most_common()) or "—"
+        applied = ", ".join(f"{i} ×{n}" for i, n in row.items.most_common()) or "—"
+        table.add_row(row.cell.grade_id, f"{row.cell.points:g}", str(row.answers),
+                      str(row.graded), str(row.left), str(row.empty), graders, applied)
+    console.print(table)

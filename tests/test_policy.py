@@ -349,7 +349,8 @@ def test_a_schema_1_gradebook_gains_the_overrides_table(mini_course):
     path = mini_course.course_dir / "gradebook.sqlite"
     db = sqlite3.connect(path)
     for statement in SCHEMA.split(";"):
-        if statement.strip() and "overrides" not in statement:
+        if statement.strip() and not any(t in statement for t in ("overrides", "manual",
+                                                                  "rubric")):
             db.execute(statement)
     db.execute("INSERT INTO submissions (assignment, student, sha256, filename, origin, "
                "submitted_at, collected_at) VALUES ('mini', 'ada', 'ab', 'mini.ipynb', 'x', ?, ?)",
@@ -359,8 +360,9 @@ def test_a_schema_1_gradebook_gains_the_overrides_table(mini_course):
     db.close()
     book = open_gradebook(mini_course.course_dir)
     try:
-        assert book.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert book.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert book.overrides("mini") == [] and len(book.submissions("mini")) == 1
+        assert book.manual_grades("mini") == [] and book.rubric_edits("mini") == []
     finally:
         book.close()
 

@@ -14,6 +14,16 @@ triggers refuse UPDATE and DELETE), one row per change with who, when, the submi
 the test, the points before and after (after = NULL: the override was cleared) and the reason.
 The newest row for (assignment, student, submission hash, test) is the one in force; see
 `cnngrade.course.policy`. A gradebook of schema 1 gains the table when first opened.
+
+`manual_grades` is the audit trail of the answers a person grades (`cnngrade manual`), and
+`rubric_edits` that of the rubric items' points changed while grading: both append-only like
+`overrides`. A manual grade row holds the submission's hash, the answer cell, the rubric items
+applied (ids), an adjustment in points, a comment, the hash of the answer's source (to carry
+a grade over to a resubmission whose answer is byte-for-byte the same), who and when; its
+points are computed from the rubric when read, so an item's edited points apply to every
+answer it was applied to. The newest row for (assignment, student, cell) is in force; its id is
+the version a grader saw, and a write that saw an older one is refused (two graders at once).
+Older gradebooks gain the tables when first opened.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2   # PRAGMA user_version once SCHEMA and SCHEMA_STATEMENTS are in place
+SCHEMA_VERSION = 3   # PRAGMA user_version once SCHEMA and SCHEMA_STATEMENTS are in place
 BUSY_TIMEOUT = 60    # seconds a writer waits for another process's transaction
 
 SCHEMA = """
@@ -67,6 +77,30 @@ CREATE TABLE IF NOT EXISTS overrides (
     made_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS overrides_by_student ON overrides (assignment, student, id);
+CREATE TABLE IF NOT EXISTS manual_grades (
+    id INTEGER PRIMARY KEY,
+    assignment TEXT NOT NULL,
+    student TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    cell TEXT NOT NULL,
+    items TEXT NOT NULL,
+    adjustment REAL NOT NULL,
+    comment TEXT NOT NULL,
+    answer_sha256 TEXT NOT NULL,
+    who TEXT NOT NULL,
+    made_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS manual_by_cell ON manual_grades (assignment, cell, student, id);
+CREATE TABLE IF NOT EXISTS rubric_edits (
+    id INTEGER PRIMARY KEY,
+    assignment TEXT NOT NULL,
+    cell TEXT NOT NULL,
+    item TEXT NOT NULL,
+    old_points REAL NOT NULL,
+    new_points REAL NOT NULL,
+    who TEXT NOT NULL,
+    made_at TEXT NOT NULL
+);
 """
 # statements with semicolons of their own, so not in SCHEMA (which is split on ';')
 SCHEMA_STATEMENTS = (
@@ -74,6 +108,9 @@ SCHEMA_STATEMENTS = (
     "BEGIN SELECT RAISE(ABORT, 'overrides are an audit trail: add a row instead'); END",
     "CREATE TRIGGER IF NOT EXISTS overrides_no_delete BEFORE DELETE ON overrides "
     "BEGIN SELECT RAISE(ABORT, 'overrides are an audit trail: add a row instead'); END",
+    *(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+      f"BEGIN SELECT RAISE(ABORT, '{table} is an audit trail: add a row instead'); END"
+      for table in ("manual_grades", "rubric_edits") for op in ("UPDATE", "DELETE")),
 )
 
 
@@ -107,6 +144,44 @@ class Override:
     reason: str
     who: str
     made_at: str
+
+
+@dataclass(frozen=True)
+class ManualGrade:
+    """One row of the manual grades' audit trail; its id is the version it makes."""
+    id: int
+    assignment: str
+    student: str
+    sha256: str
+    cell: str
+    items: tuple[str, ...]
+    adjustment: float
+    comment: str
+    answer_sha256: str
+    who: str
+    made_at: str
+
+
+@dataclass(frozen=True)
+class RubricEdit:
+    id: int
+    assignment: str
+    cell: str
+    item: str
+    old_points: float
+    new_points: float
+    who: str
+    made_at: str
+
+
+class ManualConflict(Exception):
+    """A manual grade written over a version the writer had not seen: `theirs` is the row in
+    force."""
+
+    def __init__(self, theirs: ManualGrade):
+        super().__init__(f"{theirs.who} graded this answer at {theirs.made_at} while you were "
+                         "grading it; look at their grade and grade again")
+        self.theirs = theirs
 
 
 @dataclass(frozen=True)
@@ -252,6 +327,70 @@ class Gradebook:
         return [Override(r["id"], r["assignment"], r["student"], r["sha256"], r["test"],
                          r["old_points"], r["new_points"], r["reason"], r["who"], r["made_at"])
                 for r in self.db.execute(sql + " ORDER BY id", params)]
+
+
+    # -- manual grades and rubric edits (append-only) ---------------------------------------
+    def manual_version(self, assignment: str, student: str, cell: str) -> int:
+        """The id of the newest manual grade row of (assignment, student, cell); 0 if none."""
+        row = self.db.execute(
+            "SELECT MAX(id) FROM manual_grades WHERE assignment=? AND student=? AND cell=?",
+            (assignment, student, cell)).fetchone()
+        return int(row[0] or 0)
+
+    def add_manual_grade(self, *, assignment: str, student: str, sha256: str, cell: str,
+                         items: tuple[str, ...] | list[str], adjustment: float, comment: str,
+                         answer_sha256: str, who: str, seen_version: int) -> ManualGrade:
+        """Append a manual grade; raises ManualConflict when the newest row of that answer is
+        not `seen_version` (someone else graded it meanwhile)."""
+        with self.transaction():
+            current = self.manual_version(assignment, student, cell)
+            if current != seen_version:
+                raise ManualConflict(self._manual_row(current))
+            made_at = now()
+            cur = self.db.execute(
+                "INSERT INTO manual_grades (assignment, student, sha256, cell, items, "
+                "adjustment, comment, answer_sha256, who, made_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (assignment, student, sha256, cell, json.dumps(list(items)), float(adjustment),
+                 comment, answer_sha256, who, made_at))
+            return ManualGrade(int(cur.lastrowid or 0), assignment, student, sha256, cell,
+                               tuple(items), float(adjustment), comment, answer_sha256, who,
+                               made_at)
+
+    def _manual_row(self, row_id: int) -> ManualGrade:
+        row = self.db.execute("SELECT * FROM manual_grades WHERE id=?", (row_id,)).fetchone()
+        return _manual(row)
+
+    def manual_grades(self, assignment: str, student: str | None = None) -> list[ManualGrade]:
+        """The whole manual-grade audit trail of `assignment` (one student's), oldest first."""
+        sql = "SELECT * FROM manual_grades WHERE assignment = ?"
+        params: list[Any] = [assignment]
+        if student is not None:
+            sql += " AND student = ?"
+            params.append(student)
+        return [_manual(r) for r in self.db.execute(sql + " ORDER BY id", params)]
+
+    def add_rubric_edit(self, *, assignment: str, cell: str, item: str, old_points: float,
+                        new_points: float, who: str) -> RubricEdit:
+        with self.transaction():
+            made_at = now()
+            cur = self.db.execute(
+                "INSERT INTO rubric_edits (assignment, cell, item, old_points, new_points, who, "
+                "made_at) VALUES (?,?,?,?,?,?,?)",
+                (assignment, cell, item, float(old_points), float(new_points), who, made_at))
+            return RubricEdit(int(cur.lastrowid or 0), assignment, cell, item, float(old_points),
+                              float(new_points), who, made_at)
+
+    def rubric_edits(self, assignment: str) -> list[RubricEdit]:
+        return [RubricEdit(r["id"], r["assignment"], r["cell"], r["item"], r["old_points"],
+                           r["new_points"], r["who"], r["made_at"])
+                for r in self.db.execute(
+                    "SELECT * FROM rubric_edits WHERE assignment=? ORDER BY id", (assignment,))]
+
+
+def _manual(row: sqlite3.Row) -> ManualGrade:
+    return ManualGrade(row["id"], row["assignment"], row["student"], row["sha256"], row["cell"],
+                       tuple(json.loads(row["items"])), row["adjustment"], row["comment"],
+                       row["answer_sha256"], row["who"], row["made_at"])
 
 
 def _submission(row: sqlite3.Row) -> Submission:

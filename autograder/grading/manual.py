@@ -1,0 +1,257 @@
+"""Answers graded by hand: nbgrader's manually graded cells (`grade: true, solution: true`,
+markdown or code) and task cells (`task: true`), found in the released template; their rubrics
+(cnngrade.course.rubric, `[manual.<grade_id>]` in assignment.toml, with the points edited while
+grading); each student's answer read from the collected submission; and the grades a person
+gives, appended to the gradebook's audit trail. `cnngrade manual` (and the web desk) call these
+functions and nothing else.
+
+The state of one answer (`Answer.state`):
+- "graded": a grade was given for this very submission;
+- "carried": given for an earlier submission whose answer cell was byte-for-byte the same;
+- "stale": given for an earlier submission whose answer differs: not applied, to grade again;
+- "unchanged": the answer is the released template's: 0 points, as nbgrader gives;
+- "empty": nothing written (flagged; 0 points until someone grades it);
+- "ungraded": waiting for a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from nbformat import NotebookNode
+from nbgrader import utils as nbutils
+
+from ..course.config import Course
+from ..course.errors import CnnGradeError
+from ..course.gradebook import ManualConflict, ManualGrade, RubricEdit, open_gradebook
+from ..course.rubric import Rubric, parse_rubrics
+from ..course.store import Store
+from ..intake.notebook import grade_id, load_template, parse_notebook, restore_cells
+
+NEEDS_A_PERSON = ("ungraded", "stale", "empty")
+
+
+@dataclass(frozen=True)
+class ManualCell:
+    grade_id: str
+    points: float
+    kind: str            # "answer" (a cell the student writes in) | "task"
+    cell_type: str       # "markdown" | "code"
+    template_source: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    student: str
+    cell: ManualCell
+    source: str
+    sha256: str               # the submission's
+    answer_sha256: str        # the answer cell's source
+    state: str
+    grade: ManualGrade | None  # the row in force (for "graded", "carried" and "stale")
+    points: float | None      # what counts in the grade; None while a person must grade it
+    version: int              # what a grader saw: the newest row's id, 0 if none
+
+
+@dataclass
+class CellProgress:
+    cell: ManualCell
+    answers: int = 0
+    graded: int = 0
+    left: int = 0
+    empty: int = 0
+    graders: Counter = field(default_factory=Counter)
+    items: Counter = field(default_factory=Counter)
+
+
+def _is_manual(cell: NotebookNode) -> bool:
+    if not (nbutils.is_grade(cell) or nbutils.is_task(cell)):
+        return False
+    return not (nbutils.is_grade(cell) and not nbutils.is_solution(cell)
+                and cell.cell_type == "code")   # that one is an autograder test cell
+
+
+def manual_cells(template: NotebookNode) -> dict[str, ManualCell]:
+    """The cells of a released notebook that a person grades, with their points."""
+    found = {}
+    for cell in template.cells:
+        gid = grade_id(cell)
+        if gid and _is_manual(cell):
+            found[gid] = ManualCell(gid, float(cell.metadata.nbgrader.get("points", 0) or 0),
+                                    "task" if nbutils.is_task(cell) else "answer",
+                                    cell.cell_type, cell.source)
+    return found
+
+
+def _template(course: Course, slug: str) -> NotebookNode:
+    assignment = course.assignment(slug)
+    return load_template(assignment.solution, slug)
+
+
+def rubrics(course: Course, slug: str) -> dict[str, Rubric]:
+    """Each manual cell's rubric, with the item points edited while grading applied."""
+    assignment = course.assignment(slug)
+    cells = manual_cells(_template(course, slug))
+    where = assignment.template_dir / "assignment.toml"
+    table = tomllib.loads(where.read_text(encoding="utf-8")).get("manual", {})
+    found = parse_rubrics(table, where, {gid: c.points for gid, c in cells.items()})
+    book = open_gradebook(course.course_dir)
+    try:
+        edits = book.rubric_edits(slug)
+    finally:
+        book.close()
+    edited: dict[str, dict[str, float]] = {}
+    for edit in edits:   # oldest first: the newest wins
+        edited.setdefault(edit.cell, {})[edit.item] = edit.new_points
+    return {gid: r.with_points(edited.get(gid, {})) for gid, r in found.items()}
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()
+
+
+def _state(cell: ManualCell, source: str, sha256: str, trail: list[ManualGrade],
+           rubric: Rubric) -> tuple[str, ManualGrade | None, float | None, int]:
+    newest = trail[-1] if trail else None
+    version = newest.id if newest else 0
+    digest = _digest(source)
+    if newest is not None and newest.sha256 == sha256:
+        return "graded", newest, rubric.score(newest.items, newest.adjustment), version
+    if source.strip() == cell.template_source.strip():
+        return "unchanged", newest, 0.0, version
+    if newest is not None and newest.answer_sha256 == digest:
+        return "carried", newest, rubric.score(newest.items, newest.adjustment), version
+    if newest is not None:
+        return "stale", newest, None, version
+    if not source.strip():
+        return "empty", None, None, version
+    return "ungraded", None, None, version
+
+
+def answers(course: Course, slug: str, cell: str | None = None,
+            student: str | None = None) -> list[Answer]:
+    """Every answer of the latest submissions (one cell's, one student's where given), in
+    student order then cell order."""
+    template = _template(course, slug)
+    cells = manual_cells(template)
+    if cell is not None and cell not in cells:
+        known = ", ".join(cells) or "none"
+        raise CnnGradeError(f"'{cell}' is not a manually graded cell of {slug} (they are: "
+                            f"{known}); give one of them with --cell.")
+    rubric_of = rubrics(course, slug)
+    store = Store(course.course_dir / "store")
+    book = open_gradebook(course.course_dir)
+    try:
+        with book.snapshot():
+            subs = book.latest(slug, student)
+            trail = book.manual_grades(slug, student)
+    finally:
+        book.close()
+    by_key: dict[tuple[str, str], list[ManualGrade]] = {}
+    for row in trail:
+        by_key.setdefault((row.student, row.cell), []).append(row)
+    found = []
+    for sub in subs:
+        try:
+            nb = restore_cells(parse_notebook(store.get(sub.sha256), sub.filename),
+                               template).notebook
+            sources = {grade_id(c): c.source for c in nb.cells if grade_id(c)}
+        except CnnGradeError:   # an ungradable file: every answer is empty
+            sources = {}
+        for gid, manual in cells.items():
+            if cell is not None and gid != cell:
+                continue
+            source = sources.get(gid, "")
+            state, grade, points, version = _state(manual, source, sub.sha256,
+                                                   by_key.get((sub.student, gid), []),
+                                                   rubric_of[gid])
+            found.append(Answer(sub.student, manual, source, sub.sha256, _digest(source),
+                                state, grade, points, version))
+    return found
+
+
+def next_ungraded(course: Course, slug: str, cell: str | None = None,
+                  student: str | None = None) -> Answer | None:
+    """The first answer a person must grade (by cell, then student), or None."""
+    todo = [a for a in answers(course, slug, cell, student) if a.state in NEEDS_A_PERSON]
+    order = list(manual_cells(_template(course, slug)))
+    todo.sort(key=lambda a: (order.index(a.cell.grade_id), a.student))
+    return todo[0] if todo else None
+
+
+def grade_answer(course: Course, slug: str, student: str, cell: str, items: list[str],
+                 comment: str, who: str, seen_version: int,
+                 adjustment: float = 0.0) -> Answer:
+    """Record a grade for `student`'s latest answer in `cell`: the rubric items applied (ids),
+    an adjustment in points (the points themselves for a cell without rubric items), a
+    comment. Raises CnnGradeError (one sentence) for an unknown item or points outside the
+    cell's, or when another grader changed this answer's grade after `seen_version`."""
+    rubric = rubrics(course, slug).get(cell)
+    if rubric is None:
+        raise CnnGradeError(f"'{cell}' is not a manually graded cell of {slug}.")
+    unknown = rubric.unknown(items)
+    if unknown:
+        numbered = ", ".join(i.id for i in rubric.items) or "none: give points instead"
+        raise CnnGradeError(f"{', '.join(map(repr, unknown))} is not an item of the rubric "
+                            f"of {cell} (its items: {numbered}).")
+    if rubric.free and not 0 <= adjustment <= rubric.points:
+        raise CnnGradeError(f"{adjustment:g} points is outside 0..{rubric.points:g}, the "
+                            f"points of {cell}.")
+    current = [a for a in answers(course, slug, cell, student) if a.student == student]
+    if not current:
+        raise CnnGradeError(f"{student} has no collected submission of {slug}.")
+    answer = current[0]
+    book = open_gradebook(course.course_dir)
+    try:
+        book.add_manual_grade(assignment=slug, student=student, sha256=answer.sha256,
+                              cell=cell, items=list(items), adjustment=adjustment,
+                              comment=comment, answer_sha256=answer.answer_sha256, who=who,
+                              seen_version=seen_version)
+    except ManualConflict as conflict:
+        theirs = conflict.theirs
+        raise CnnGradeError(
+            f"{theirs.who} graded {student}'s answer to {cell} at {theirs.made_at} (items "
+            f"{', '.join(theirs.items) or 'none'}, comment {theirs.comment!r}) while you were "
+            "grading it; nothing was written: look at their grade and grade again.") from None
+    finally:
+        book.close()
+    return [a for a in answers(course, slug, cell, student) if a.student == student][0]
+
+
+def edit_rubric_item(course: Course, slug: str, cell: str, item: str, points: float,
+                     who: str) -> RubricEdit:
+    """Change the points of one rubric item; every answer it was applied to follows."""
+    rubric = rubrics(course, slug).get(cell)
+    found = rubric.item(item) if rubric else None
+    if found is None:
+        raise CnnGradeError(f"{cell} has no rubric item {item!r}; see `cnngrade manual {slug} "
+                            "--list` for the items.")
+    book = open_gradebook(course.course_dir)
+    try:
+        return book.add_rubric_edit(assignment=slug, cell=cell, item=item,
+                                    old_points=found.points, new_points=points, who=who)
+    finally:
+        book.close()
+
+
+def progress(course: Course, slug: str) -> list[CellProgress]:
+    """Per manual cell: answers, graded (given or carried), left for a person, empty, who
+    graded how many, and how often each rubric item was applied."""
+    cells = manual_cells(_template(course, slug))
+    rows = {gid: CellProgress(c) for gid, c in cells.items()}
+    for answer in answers(course, slug):
+        row = rows[answer.cell.grade_id]
+        row.answers += 1
+        row.empty += answer.state == "empty"
+        if answer.state in NEEDS_A_PERSON:
+            row.left += 1
+        elif answer.grade is not None and answer.state in ("graded", "carried"):
+            row.graded += 1
+            row.graders[answer.grade.who] += 1
+            row.items.update(answer.grade.items)
+        else:
+            row.graded += 1
+    return list(rows.values())

@@ -1,0 +1,253 @@
+"""Answers graded by hand (cnngrade.grading.manual, `cnngrade manual`): rubric arithmetic,
+states of an answer (ungraded, unchanged, empty, graded, carried over, stale), rubric edits that
+follow every answer, the append-only audit trail, two graders at once in two processes, and the
+terminal workflow."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from conftest import add_assignment, filled, submit
+
+from cnngrade.cli.main import cnngrade
+from cnngrade.course.errors import CnnGradeError, ConfigError
+from cnngrade.course.gradebook import open_gradebook
+from cnngrade.course.rubric import Rubric, RubricItem, parse_rubrics
+from cnngrade.grading import manual
+from cnngrade.intake.collect import collect
+
+SLUG = "essay"
+TOML = '''
+title = "Essay"
+points = 2
+notebook = "essay.ipynb"
+
+[manual.why]
+items = [
+  { id = "learned", text = "kernels are learned by gradient descent", points = 2 },
+  { id = "adapt", text = "they adapt to the task", points = 1 },
+  { id = "flip", text = "claims the kernel is flipped", points = -1 },
+]
+'''
+SUITE = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(2)
+def test_add(student):
+    assert np.allclose(student.add(np.array([1]), np.array([2])), [3])
+'''
+CELLS = [
+    ("markdown", "# Essay", "intro", False, True),
+    ("code", "import numpy as np", "setup", False, True),
+    ("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+     "add", True, False),
+    ("markdown", "=== BEGIN MARK SCHEME ===\nlearned\n=== END MARK SCHEME ===\n"
+                 "### BEGIN SOLUTION\nThey are learned.\n### END SOLUTION", "why", True, False),
+    ("markdown", "Plot something (a task).", "task1", False, False),
+]
+
+
+@pytest.fixture
+def essay(mini_course):
+    course = add_assignment(mini_course, SLUG, TOML, CELLS, SUITE)
+    nb = nbformat.read(course.assignment(SLUG).solution, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata["nbgrader"]["grade_id"]
+        if gid == "why":
+            cell.metadata["nbgrader"].update(grade=True, points=3)
+        if gid == "task1":
+            cell.metadata["nbgrader"].update(task=True, points=1)
+    nbformat.write(nb, course.assignment(SLUG).solution)
+    return course
+
+
+def hand_in(course, tmp_path, answers: dict[str, str | None], name: str = "inbox") -> None:
+    """Each student's notebook with their `why` answer (None: the template's) collected."""
+    inbox = tmp_path / name
+    for student, why in answers.items():
+        nb = filled(course, SLUG, None if why is None else {"why": why}, solved=True)
+        if why is None:   # the released answer, untouched
+            template = {c.metadata["nbgrader"]["grade_id"]: c.source
+                        for c in manual._template(course, SLUG).cells}
+            for cell in nb.cells:
+                if cell.metadata["nbgrader"]["grade_id"] == "why":
+                    cell.source = template["why"]
+        if name != "inbox":   # a resubmission: another cell changed, so a new file
+            for cell in nb.cells:
+                if cell.metadata["nbgrader"]["grade_id"] == "add":
+                    cell.source += "\n# resubmitted"
+        path = submit(inbox, student, nb, SLUG + ".ipynb")
+        later = time.time() + (100 if name != "inbox" else 0)
+        os.utime(path, (later, later))
+    collect(course, SLUG, inbox)
+
+
+def state_of(course, student: str, cell: str = "why") -> manual.Answer:
+    return next(a for a in manual.answers(course, SLUG, cell) if a.student == student)
+
+
+# ----------------------------------------------------------------------- the rubric alone
+def test_rubric_arithmetic_keeps_within_zero_and_the_cells_points():
+    rubric = Rubric("why", 3, "zero", (RubricItem("a", "right", 2), RubricItem("b", "more", 2),
+                                       RubricItem("c", "wrong", -1)))
+    assert rubric.score(["a"]) == 2
+    assert rubric.score(["a", "b"]) == 3            # capped at the cell's points
+    assert rubric.score(["c"]) == 0                 # never below 0
+    assert rubric.score(["a", "c"]) == 1
+    assert rubric.score(["a"], adjustment=0.5) == 2.5
+    full = Rubric("why", 3, "full", (RubricItem("c", "wrong", -1),))
+    assert full.score([]) == 3 and full.score(["c"]) == 2
+    assert rubric.with_points({"c": -0.5}).score(["a", "c"]) == 1.5
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"nope": {"items": []}}, "[manual.nope] names no manually graded cell of the notebook"),
+    ({"why": {"items": [{"text": "x", "points": "two"}]}}, "has points = 'two'; give a number"),
+    ({"why": {"items": [{"points": 1}]}}, "item 1 has no text"),
+    ({"why": {"start": "half"}}, "has start = 'half'"),
+    ({"why": {"items": [{"id": "a", "text": "x", "points": 1},
+                        {"id": "a", "text": "y", "points": 1}]}}, "two items with id 'a'"),
+])
+def test_a_bad_rubric_is_one_sentence(tmp_path, table, message):
+    with pytest.raises(ConfigError) as info:
+        parse_rubrics(table, tmp_path / "assignment.toml", {"why": 3})
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_cell_without_a_table_gets_free_points(tmp_path):
+    rubrics = parse_rubrics({}, tmp_path / "assignment.toml", {"task1": 1})
+    assert rubrics["task1"].free and rubrics["task1"].points == 1
+
+
+# ---------------------------------------------------------------------- the workflow
+def test_manual_cells_are_found_with_their_points(essay):
+    cells = manual.manual_cells(manual._template(essay, SLUG))
+    assert {(c.grade_id, c.points, c.kind, c.cell_type) for c in cells.values()} == {
+        ("why", 3.0, "answer", "markdown"), ("task1", 1.0, "task", "markdown")}
+    assert "YOUR ANSWER HERE" in cells["why"].template_source   # nbgrader's ClearSolutions
+
+
+def test_states_grades_edits_and_resubmissions(essay, tmp_path):
+    hand_in(essay, tmp_path, {"alice": "They are learned by gradient descent.",
+                              "bob": None, "carol": "", "dave": "Because kernels flip."})
+    assert {a.student: a.state for a in manual.answers(essay, SLUG, "why")} == {
+        "alice": "ungraded", "bob": "unchanged", "carol": "empty", "dave": "ungraded"}
+    assert state_of(essay, "bob").points == 0
+    first = manual.next_ungraded(essay, SLUG)
+    assert (first.student, first.cell.grade_id) == ("alice", "why")
+
+    done = manual.grade_answer(essay, SLUG, "alice", "why", ["learned", "flip"], "good",
+                               "ta1", first.version)
+    assert (done.state, done.points) == ("graded", 1.0)
+    manual.grade_answer(essay, SLUG, "dave", "why", ["flip"], "no", "ta2",
+                        state_of(essay, "dave").version)
+    assert state_of(essay, "dave").points == 0
+    # an item's points changed while grading: every answer it was applied to follows
+    edit = manual.edit_rubric_item(essay, SLUG, "why", "flip", -0.5, "ta1")
+    assert (edit.old_points, edit.new_points) == (-1.0, -0.5)
+    assert state_of(essay, "alice").points == 1.5
+    assert state_of(essay, "dave").points == 0      # still capped at 0
+    book = open_gradebook(essay.course_dir)
+    try:
+        assert [(e.item, e.old_points, e.new_points, e.who) for e in book.rubric_edits(SLUG)] \
+            == [("flip", -1.0, -0.5, "ta1")]
+    finally:
+        book.close()
+
+    # resubmissions: alice's answer unchanged (carried over), dave's changed (not applied)
+    hand_in(essay, tmp_path, {"alice": "They are learned by gradient descent.",
+                              "dave": "Kernels are learned."}, name="again")
+    assert (state_of(essay, "alice").state, state_of(essay, "alice").points) == ("carried", 1.5)
+    assert (state_of(essay, "dave").state, state_of(essay, "dave").points) == ("stale", None)
+    progress = {p.cell.grade_id: p for p in manual.progress(essay, SLUG)}
+    why = progress["why"]
+    assert (why.answers, why.graded, why.left, why.empty) == (4, 2, 2, 1)
+    assert why.graders == {"ta1": 1} and why.items == {"learned": 1, "flip": 1}
+
+
+def test_bad_grades_are_one_sentence(essay, tmp_path):
+    hand_in(essay, tmp_path, {"alice": "Learned."})
+    with pytest.raises(CnnGradeError, match="'nope' is not an item of the rubric of why"):
+        manual.grade_answer(essay, SLUG, "alice", "why", ["nope"], "", "ta1", 0)
+    with pytest.raises(CnnGradeError, match="5 points is outside 0..1, the points of task1"):
+        manual.grade_answer(essay, SLUG, "alice", "task1", [], "", "ta1", 0, adjustment=5)
+    with pytest.raises(CnnGradeError, match="'intro' is not a manually graded cell"):
+        manual.answers(essay, SLUG, "intro")
+
+
+def test_the_audit_trail_cannot_be_rewritten(essay, tmp_path):
+    hand_in(essay, tmp_path, {"alice": "Learned."})
+    manual.grade_answer(essay, SLUG, "alice", "task1", [], "fine", "ta1", 0, adjustment=1)
+    manual.edit_rubric_item(essay, SLUG, "why", "adapt", 0.5, "ta1")
+    db = sqlite3.connect(essay.course_dir / "gradebook.sqlite")
+    try:
+        for sql in ("UPDATE manual_grades SET adjustment = 0", "DELETE FROM manual_grades",
+                    "UPDATE rubric_edits SET new_points = 9", "DELETE FROM rubric_edits"):
+            with pytest.raises(sqlite3.DatabaseError, match="is an audit trail"):
+                db.execute(sql)
+    finally:
+        db.close()
+
+
+GRADE_IN_A_PROCESS = """
+import sys
+from cnngrade.course.config import load_course
+from cnngrade.course.errors import CnnGradeError
+from cnngrade.grading.manual import grade_answer
+course = load_course(sys.argv[1])
+try:
+    grade_answer(course, "essay", "alice", "why", [sys.argv[2]], "", sys.argv[3], 0)
+    print("written")
+except CnnGradeError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_two_graders_at_once_lose_nothing(essay, tmp_path):
+    """Two processes grade the same answer having seen the same version: one is written, the
+    other refused with a sentence naming the first grader's change."""
+    hand_in(essay, tmp_path, {"alice": "Learned."})
+    runs = [subprocess.Popen([sys.executable, "-c", GRADE_IN_A_PROCESS, str(essay.course_dir),
+                              item, who], stdout=subprocess.PIPE, text=True)
+            for item, who in (("learned", "ta1"), ("adapt", "ta2"))]
+    outs = sorted(run.communicate(timeout=300)[0].strip() for run in runs)
+    assert outs[0].startswith("refused: ") and outs[1] == "written", outs
+    winner = state_of(essay, "alice").grade
+    assert f"{winner.who} graded alice's answer to why" in outs[0]
+    assert "nothing was written" in outs[0]
+    book = open_gradebook(essay.course_dir)
+    try:
+        assert len(book.manual_grades(SLUG)) == 1
+    finally:
+        book.close()
+
+
+def test_the_terminal_workflow(essay, tmp_path):
+    hand_in(essay, tmp_path, {"alice": "Learned, and they adapt.", "bob": "Learned."})
+    runner = CliRunner()
+    where = ["--course-dir", str(essay.course_dir)]
+    out = runner.invoke(cnngrade, ["manual", SLUG, "--anonymous", "--cell", "why",
+                                   "--items", "1,2", "--comment", "both", "--grader", "ta1",
+                                   *where])
+    assert out.exit_code == 0, out.output
+    assert "student 1: why, 3 points" in out.output and "alice" not in out.output
+    assert "1. +2  kernels are learned by gradient descent" in out.output
+    assert "student 1, why: 3 of 3 points." in out.output
+    out = runner.invoke(cnngrade, ["manual", SLUG, "--cell", "why", "--items", "9", *where])
+    assert isinstance(out.exception, CnnGradeError)   # main() prints it as one sentence
+    assert str(out.exception) == "'9' is not an item number of this rubric (1 to 3)."
+    out = runner.invoke(cnngrade, ["manual", SLUG, "--list", *where])
+    assert out.exit_code == 0 and "ta1 1" in out.output and "learned ×1" in out.output
+    out = runner.invoke(cnngrade, ["manual", SLUG, "--cell", "why", "--edit-item", "adapt",
+                                   "0.5", "--grader", "ta1", *where])
+    assert "Rubric item adapt of why: 1 → 0.5 points" in out.output
+    assert state_of(essay, "alice").points == 2.5
