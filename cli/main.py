@@ -178,8 +178,11 @@ def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
                    "gradescope: <folder>/<student>/results.json.")
 @click.option("-o", "--output", default="-", show_default=True,
               help="File to write, - for stdout; for gradescope, a folder.")
+@click.option("--allow-incomplete", is_flag=True, help="Export even while answers graded by "
+              "hand are left to grade (they count 0; the csv says how many are left).")
 @course_option
-def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
+def export_cmd(slug: str, fmt: str, output: str, allow_incomplete: bool,
+               course_dir: Path) -> None:
     """Export the final grades of SLUG (overrides and late penalties applied). CSV header:
     student,assignment,score,max_score,percent,...; see the README for canvas and moodle."""
     from cnngrade import export, write_export, write_gradescope
@@ -189,14 +192,14 @@ def export_cmd(slug: str, fmt: str, output: str, course_dir: Path) -> None:
             if output == "-":
                 raise CnnGradeError("The gradescope export is one results.json per student; "
                                     "give a folder with -o (for example -o gradescope/).")
-            written = write_gradescope(course, slug, Path(output))
+            written = write_gradescope(course, slug, Path(output), allow_incomplete)
             errors.print(f"Wrote {len(written)} results.json file(s) under {output}",
                          highlight=False, markup=False)
             return
         if output == "-":
-            click.echo(export(course, slug, fmt), nl=False)
+            click.echo(export(course, slug, fmt, allow_incomplete), nl=False)
         else:
-            write_export(course, slug, fmt, Path(output))
+            write_export(course, slug, fmt, Path(output), allow_incomplete)
             errors.print(f"Wrote {output}", highlight=False, markup=False)
     except OSError as exc:
         raise CnnGradeError(f"Cannot write {exc.filename or output} ({exc.strerror or exc}); "

@@ -251,3 +251,36 @@ def test_the_terminal_workflow(essay, tmp_path):
                                    "0.5", "--grader", "ta1", *where])
     assert "Rubric item adapt of why: 1 → 0.5 points" in out.output
     assert state_of(essay, "alice").points == 2.5
+
+
+def test_manual_points_in_the_final_grade_and_the_exports(essay, tmp_path):
+    """Final = automatic + manual, then the late penalty; the export refuses while answers are
+    left to grade, unless told --allow-incomplete, and carries the manual points."""
+    from cnngrade.course.policy import final_grades
+    from cnngrade.grading.grade import grade
+    from cnngrade.views.export import export
+    hand_in(essay, tmp_path, {"alice": "Learned by gradient descent.", "bob": None})
+    grade(essay, SLUG, workers=1)
+    with pytest.raises(CnnGradeError) as info:
+        export(essay, SLUG, "csv")
+    assert str(info.value) == ("3 answer(s) of essay graded by hand are not graded yet (2 "
+                               "student(s)); grade them with `cnngrade manual essay` or export "
+                               "anyway with --allow-incomplete.")
+    early = {g.student: g for g in final_grades(essay, SLUG, manual=manual.totals(essay, SLUG))}
+    assert (early["alice"].final_score, early["alice"].max_score) == (2, 6)
+    assert "1 answer still to grade" in early["bob"].adjustments[-1]["text"]
+    assert "manual_incomplete" in export(essay, SLUG, "csv", allow_incomplete=True)
+
+    manual.grade_answer(essay, SLUG, "alice", "why", ["learned"], "good", "ta1", 0)
+    manual.grade_answer(essay, SLUG, "alice", "task1", [], "", "ta1", 0, adjustment=1)
+    manual.grade_answer(essay, SLUG, "bob", "task1", [], "half", "ta2", 0, adjustment=0.5)
+    final = {g.student: g for g in final_grades(essay, SLUG, manual=manual.totals(essay, SLUG))}
+    assert (final["alice"].final_score, final["alice"].max_score) == (5, 6)
+    assert (final["bob"].final_score, final["bob"].manual.points) == (2.5, 0.5)
+    assert [c["state"] for c in final["bob"].manual.cells] == ["unchanged", "graded"]
+    rows = export(essay, SLUG, "csv").splitlines()
+    header = rows[0].split(",")
+    alice = dict(zip(header, rows[1].split(","), strict=True))
+    assert (alice["score"], alice["max_score"], alice["manual_points"],
+            alice["manual_incomplete"]) == ("5", "6", "3", "0")
+

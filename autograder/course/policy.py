@@ -58,6 +58,15 @@ class LateInfo:
 
 
 @dataclass(frozen=True)
+class ManualTotal:
+    """A student's answers graded by hand (cnngrade.grading.manual.totals)."""
+    points: float                 # the points that count (graded, carried over, unchanged)
+    max_points: float
+    incomplete: int               # answers a person must still grade (ungraded, stale, empty)
+    cells: list[dict[str, Any]] = field(default_factory=list)  # cell, points, max, state, ...
+
+
+@dataclass(frozen=True)
 class FinalGrade:
     row: GradeRow                 # the newest grading of the student's latest submission
     auto_score: float             # the grader's score
@@ -68,6 +77,7 @@ class FinalGrade:
     late: LateInfo
     final_score: float
     adjustments: list[dict[str, Any]] = field(default_factory=list)   # kind, text, points
+    manual: ManualTotal | None = None   # the answers graded by hand, where the notebook has any
 
     @property
     def student(self) -> str:
@@ -136,7 +146,8 @@ def in_force(trail: list[Override]) -> dict[tuple[str, str], Override]:
     return {key: o for key, o in newest.items() if o.new_points is not None}
 
 
-def _final(row: GradeRow, policy: LatePolicy, trail: list[Override]) -> FinalGrade:
+def _final(row: GradeRow, policy: LatePolicy, trail: list[Override],
+           manual: ManualTotal | None = None) -> FinalGrade:
     sub = row.submission
     tests = {t.get("name"): t for t in row.results.get("tests", []) if isinstance(t, dict)}
     applied: list[dict[str, Any]] = []
@@ -168,6 +179,14 @@ def _final(row: GradeRow, policy: LatePolicy, trail: list[Override]) -> FinalGra
     max_score = float(row.max_score)
     reviewed = min(max(float(row.score) + delta, 0.0), max_score) if max_score > 0 else \
         max(float(row.score) + delta, 0.0)
+    if manual is not None:   # final = automatic (with overrides) + manual, then the late penalty
+        max_score += manual.max_points
+        reviewed += manual.points
+        left = (f"; {manual.incomplete} answer{'s' if manual.incomplete != 1 else ''} still to "
+                "grade (counted 0 until graded)") if manual.incomplete else ""
+        adjustments.append({"kind": "manual", "points": round(manual.points, 4),
+                            "text": f"answers graded by hand: {_points(manual.points)} of "
+                                    f"{_points(manual.max_points)} points{left}"})
     late = late_info(policy, sub.student, sub.submitted_at, reviewed, max_score)
     if late.days_late:
         where = "extended deadline" if late.extended else "deadline"
@@ -185,12 +204,14 @@ def _final(row: GradeRow, policy: LatePolicy, trail: list[Override]) -> FinalGra
                                     "no late penalty was applied"})
     final = round(max(reviewed - late.points, 0.0), 4) + 0.0
     return FinalGrade(row, float(row.score), max_score, applied, stale, round(delta, 4), late,
-                      final, adjustments)
+                      final, adjustments, manual)
 
 
-def final_grades(course: Course, slug: str, student: str | None = None) -> list[FinalGrade]:
+def final_grades(course: Course, slug: str, student: str | None = None,
+                 manual: dict[str, ManualTotal] | None = None) -> list[FinalGrade]:
     """The final grade of each graded student of `slug` (one student's where given): the
-    automatic score with the overrides in force and the late penalty applied."""
+    automatic score with the overrides in force, plus the answers graded by hand (`manual`,
+    from cnngrade.grading.manual.totals), then the late penalty."""
     course.assignment(slug)
     policy = course.late_policy(slug)
     if student is not None:
@@ -205,7 +226,9 @@ def final_grades(course: Course, slug: str, student: str | None = None) -> list[
     by_student: dict[str, list[Override]] = {}
     for override in trail:
         by_student.setdefault(override.student, []).append(override)
-    return [_final(row, policy, by_student.get(row.submission.student, [])) for row in rows]
+    manual = manual or {}
+    return [_final(row, policy, by_student.get(row.submission.student, []),
+                   manual.get(row.submission.student)) for row in rows]
 
 
 def override_history(course: Course, slug: str, student: str | None = None) -> list[Override]:

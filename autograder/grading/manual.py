@@ -11,6 +11,8 @@ The state of one answer (`Answer.state`):
 - "stale": given for an earlier submission whose answer differs: not applied, to grade again;
 - "unchanged": the answer is the released template's: 0 points, as nbgrader gives;
 - "empty": nothing written (flagged; 0 points until someone grades it);
+  (a task cell is judged on the whole notebook: never "unchanged" or "empty", and its grade
+  carries over only to the very same file)
 - "ungraded": waiting for a person.
 """
 
@@ -27,6 +29,7 @@ from nbgrader import utils as nbutils
 from ..course.config import Course
 from ..course.errors import CnnGradeError
 from ..course.gradebook import ManualConflict, ManualGrade, RubricEdit, open_gradebook
+from ..course.policy import ManualTotal
 from ..course.rubric import Rubric, parse_rubrics
 from ..course.store import Store
 from ..intake.notebook import grade_id, load_template, parse_notebook, restore_cells
@@ -117,9 +120,12 @@ def _state(cell: ManualCell, source: str, sha256: str, trail: list[ManualGrade],
            rubric: Rubric) -> tuple[str, ManualGrade | None, float | None, int]:
     newest = trail[-1] if trail else None
     version = newest.id if newest else 0
-    digest = _digest(source)
+    # a task is judged on the whole notebook: its grade carries over only to the same file
+    digest = sha256 if cell.kind == "task" else _digest(source)
     if newest is not None and newest.sha256 == sha256:
         return "graded", newest, rubric.score(newest.items, newest.adjustment), version
+    if cell.kind == "task":
+        return ("stale" if newest is not None else "ungraded"), newest, None, version
     if source.strip() == cell.template_source.strip():
         return "unchanged", newest, 0.0, version
     if newest is not None and newest.answer_sha256 == digest:
@@ -168,7 +174,8 @@ def answers(course: Course, slug: str, cell: str | None = None,
             state, grade, points, version = _state(manual, source, sub.sha256,
                                                    by_key.get((sub.student, gid), []),
                                                    rubric_of[gid])
-            found.append(Answer(sub.student, manual, source, sub.sha256, _digest(source),
+            found.append(Answer(sub.student, manual, source, sub.sha256,
+                                sub.sha256 if manual.kind == "task" else _digest(source),
                                 state, grade, points, version))
     return found
 
@@ -255,3 +262,23 @@ def progress(course: Course, slug: str) -> list[CellProgress]:
         else:
             row.graded += 1
     return list(rows.values())
+
+
+def totals(course: Course, slug: str, student: str | None = None) -> dict[str, ManualTotal]:
+    """Each student's answers graded by hand, for the final grade (cnngrade.course.policy):
+    empty where the notebook has no manual cell."""
+    if not manual_cells(_template(course, slug)):
+        return {}
+    found: dict[str, ManualTotal] = {}
+    for answer in answers(course, slug, student=student):
+        total = found.get(answer.student, ManualTotal(0.0, 0.0, 0, []))
+        grade = answer.grade if answer.state in ("graded", "carried") else None
+        cells = [*total.cells, {
+            "cell": answer.cell.grade_id, "points": answer.points,
+            "max": answer.cell.points, "state": answer.state,
+            "who": grade.who if grade else None, "items": list(grade.items) if grade else [],
+            "comment": grade.comment if grade else "", "when": grade.made_at if grade else None}]
+        found[answer.student] = ManualTotal(
+            total.points + (answer.points or 0.0), total.max_points + answer.cell.points,
+            total.incomplete + (answer.state in NEEDS_A_PERSON), cells)
+    return found

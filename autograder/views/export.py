@@ -32,10 +32,12 @@ from ..course.errors import CnnGradeError
 from ..course.gradebook import open_gradebook
 from ..course.policy import FinalGrade, final_grades
 from ..course.store import atomic_write
+from ..grading.manual import totals as manual_totals
 
 CSV_COLUMNS = ["student", "assignment", "score", "max_score", "percent", "status", "late",
                "submitted_at", "graded_at", "submission_sha256", "auto_score", "override_points",
-               "overridden_tests", "days_late", "penalty_percent", "penalty_points", "deadline"]
+               "overridden_tests", "days_late", "penalty_percent", "penalty_points", "deadline",
+               "manual_points", "manual_incomplete"]
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 FORMATS = ("csv", "canvas", "moodle", "gradescope")
 TEXT_FORMATS = ("csv", "canvas", "moodle")
@@ -76,14 +78,28 @@ def student_notes(grade: FinalGrade) -> list[str]:
     return notes
 
 
-def export(course: Course, slug: str, fmt: str = "csv") -> str:
+def graded_grades(course: Course, slug: str, allow_incomplete: bool = False) -> list[FinalGrade]:
+    """The final grades to export; refuses (one sentence) while answers graded by hand are left
+    to grade, unless `allow_incomplete` (their points then count 0, and the csv says how many
+    are left)."""
+    grades = final_grades(course, slug, manual=manual_totals(course, slug))
+    left = [g for g in grades if g.manual is not None and g.manual.incomplete]
+    if left and not allow_incomplete:
+        answers = sum(g.manual.incomplete for g in left if g.manual)
+        raise CnnGradeError(f"{answers} answer(s) of {slug} graded by hand are not graded yet "
+                            f"({len(left)} student(s)); grade them with `cnngrade manual {slug}`"
+                            " or export anyway with --allow-incomplete.")
+    return grades
+
+
+def export(course: Course, slug: str, fmt: str = "csv", allow_incomplete: bool = False) -> str:
     """The text of a csv, canvas or moodle export of `slug` (gradescope: `write_gradescope`)."""
     if fmt not in FORMATS:
         raise CnnGradeError(f"Unknown export format '{fmt}'; use one of: {', '.join(FORMATS)}.")
     if fmt == "gradescope":
         raise CnnGradeError("The gradescope export is one results.json per student; give a "
                             "folder with -o (for example -o gradescope/).")
-    grades = final_grades(course, slug)
+    grades = graded_grades(course, slug, allow_incomplete)
     if fmt == "canvas":
         return canvas_csv(course, slug, grades)
     if fmt == "moodle":
@@ -102,7 +118,9 @@ def plain_csv(slug: str, grades: list[FinalGrade]) -> str:
                          int(sub.late), cell(sub.submitted_at), cell(row.graded_at),
                          cell(sub.sha256), number(grade.auto_score),
                          number(grade.override_points), cell(tests), late.days_late,
-                         f"{late.percent:g}", number(late.points), cell(late.deadline or "")])
+                         f"{late.percent:g}", number(late.points), cell(late.deadline or ""),
+                         number(grade.manual.points) if grade.manual else "",
+                         grade.manual.incomplete if grade.manual else ""])
     return out.getvalue()
 
 
@@ -222,7 +240,7 @@ def gradescope_results(course: Course, slug: str) -> dict[str, dict[str, Any]]:
     automatic score, the overrides, the late information and the submission's sha256.
     """
     out: dict[str, dict[str, Any]] = {}
-    for grade in final_grades(course, slug):
+    for grade in final_grades(course, slug, manual=manual_totals(course, slug)):
         results = copy.deepcopy(grade.row.results)
         by_name = {o["test"]: o for o in grade.overrides}
         for test in results.get("tests", []):
@@ -255,9 +273,10 @@ def gradescope_results(course: Course, slug: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_export(course: Course, slug: str, fmt: str, path: Path) -> Path:
+def write_export(course: Course, slug: str, fmt: str, path: Path,
+                 allow_incomplete: bool = False) -> Path:
     """Write the csv, canvas or moodle export of `slug` to `path`, atomically."""
-    text = export(course, slug, fmt)
+    text = export(course, slug, fmt, allow_incomplete)
     try:
         atomic_write(Path(path), text.encode())
     except OSError as exc:
@@ -266,8 +285,10 @@ def write_export(course: Course, slug: str, fmt: str, path: Path) -> Path:
     return Path(path)
 
 
-def write_gradescope(course: Course, slug: str, folder: Path) -> list[Path]:
+def write_gradescope(course: Course, slug: str, folder: Path,
+                     allow_incomplete: bool = False) -> list[Path]:
     """Write `<folder>/<student>/results.json` for each graded student, each atomically."""
+    graded_grades(course, slug, allow_incomplete)   # refuses while manual grading is left
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise CnnGradeError(f"{folder} is a file; the gradescope export writes a folder of "

@@ -37,6 +37,7 @@ from ..course.errors import CnnGradeError
 from ..course.gradebook import GradeRow, open_gradebook
 from ..course.policy import FinalGrade, final_grades
 from ..course.store import atomic_write
+from ..grading.manual import totals as manual_totals
 from .export import student_notes
 
 KEEP_MIME = ("text/plain", "text/html", "text/markdown", "image/png", "image/jpeg",
@@ -370,7 +371,7 @@ def write_feedback(course: Course, slug: str, student: str | None = None,
     assignment = course.assignment(slug)
     student = unicodedata.normalize("NFC", student) if student is not None else None
     if adjustments is None and final_scores is None:   # the course's overrides and late policy
-        grades = final_grades(course, slug, student)
+        grades = final_grades(course, slug, student, manual=manual_totals(course, slug, student))
         adjustments = {g.student: student_adjustments(g) for g in grades}
         final_scores = {g.student: g.final_score for g in grades
                         if abs(g.final_score - g.auto_score) > 1e-9}

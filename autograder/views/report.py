@@ -19,6 +19,7 @@ from pathlib import Path
 from ..course.config import Course
 from ..course.errors import CnnGradeError
 from ..course.gradebook import GradeRow, open_gradebook
+from ..grading.manual import totals as manual_totals
 
 BUCKETS = 10   # the histogram's buckets: 0–9%, 10–19%, ..., 90–100%
 SLOWEST = 5    # how many slowest submissions the class summary lists
@@ -112,7 +113,8 @@ def _final_scores(course: Course, slug: str, rows: list[GradeRow], student: str 
     late penalty applied, cnngrade.course.policy), the adjustments that made it, and the overrides
     in force by student and test."""
     from ..course.policy import final_grades
-    finals = {g.student: g for g in final_grades(course, slug, student)}
+    manual = manual_totals(course, slug, student)
+    finals = {g.student: g for g in final_grades(course, slug, student, manual=manual)}
     graded = {row.submission.student for row in rows}
     return ({name: g.final_score for name, g in finals.items() if name in graded},
             {name: g.adjustments for name, g in finals.items() if g.adjustments},
