@@ -283,4 +283,9 @@ def test_manual_points_in_the_final_grade_and_the_exports(essay, tmp_path):
     alice = dict(zip(header, rows[1].split(","), strict=True))
     assert (alice["score"], alice["max_score"], alice["manual_points"],
             alice["manual_incomplete"]) == ("5", "6", "3", "0")
+    from cnngrade.views.feedback import student_adjustments
+    rows = student_adjustments(final["alice"])
+    assert {"kind": "written answer", "points": 2.0,
+            "text": "why, graded by hand, 2 of 3 points: good"} in rows
+    assert all("ta1" not in r["text"] for r in rows)   # who graded stays with the TAs
 

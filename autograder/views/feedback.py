@@ -353,10 +353,22 @@ def _executed(course: Course, slug: str, notebook: str,
 
 def student_adjustments(grade: FinalGrade) -> list[dict[str, Any]]:
     """The rows of a student's Adjustments section: each instructor review in force (with its
-    reason, not who made it) and the late penalty, as `export.student_notes` words them."""
+    reason, not who made it), each answer graded by hand (its points and comment, not who
+    graded it) and the late penalty, as `export.student_notes` words them."""
     notes = student_notes(grade)
     rows = [{"kind": "review", "points": round(float(o["new"]) - float(o["old"]), 4),
              "text": text} for o, text in zip(grade.overrides, notes, strict=False)]
+    for answer in (grade.manual.cells if grade.manual else []):
+        if answer["state"] in ("graded", "carried", "unchanged"):
+            said = {"unchanged": "left as released", "carried": "graded on an earlier, "
+                    "identical answer"}.get(answer["state"], "graded by hand")
+            comment = f": {answer['comment']}" if answer.get("comment") else ""
+            rows.append({"kind": "written answer", "points": answer["points"],
+                         "text": f"{answer['cell']}, {said}, {answer['points']:g} of "
+                                 f"{answer['max']:g} points{comment}"})
+        else:
+            rows.append({"kind": "written answer", "points": 0.0,
+                         "text": f"{answer['cell']}: not graded yet ({answer['max']:g} points)"})
     if grade.late.days_late:
         rows.append({"kind": "late", "points": -grade.late.points, "text": notes[-1]})
     return rows
