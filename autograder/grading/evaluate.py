@@ -28,7 +28,9 @@ from .suite_runner import run_suite
 _TEMPLATES: dict[str, Any] = {}
 
 
-def _template(assignment: Assignment) -> Any:
+def released_template(assignment: Assignment) -> Any:
+    """The released notebook of `assignment`, rendered from its solution once per process (and
+    again when the solution changes)."""
     key = f"{assignment.slug}:{assignment.solution.stat().st_mtime_ns}"
     if key not in _TEMPLATES:
         _TEMPLATES[key] = load_template(assignment.solution, assignment.slug)
@@ -42,7 +44,7 @@ def prepare(data: bytes, name: str, assignment: Assignment,
     a cnngrade.intake.notebook.Restored (notebook and problems). Raises SubmissionError (one
     sentence) when the file is not a gradable notebook."""
     return restore_cells(parse_notebook(data, name),
-                         template if template is not None else _template(assignment))
+                         template if template is not None else released_template(assignment))
 
 
 def answer_sources(notebook: NotebookNode, template: NotebookNode) -> dict[str, str]:
@@ -66,7 +68,7 @@ def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
         from .nbgrader_compat import evaluate_nbgrader
         return evaluate_nbgrader(data, name, assignment, layout, threads)
-    template = template if template is not None else _template(assignment)
+    template = template if template is not None else released_template(assignment)
     restored = prepare(data, name, assignment, template)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})

@@ -32,7 +32,8 @@ from ..course.gradebook import ManualConflict, ManualGrade, RubricEdit, open_gra
 from ..course.policy import ManualTotal
 from ..course.rubric import Rubric, parse_rubrics
 from ..course.store import Store
-from ..intake.notebook import grade_id, load_template, parse_notebook, restore_cells
+from ..intake.notebook import grade_id, parse_notebook, restore_cells
+from .evaluate import released_template
 
 NEEDS_A_PERSON = ("ungraded", "stale", "empty")
 
@@ -90,8 +91,7 @@ def manual_cells(template: NotebookNode) -> dict[str, ManualCell]:
 
 
 def _template(course: Course, slug: str) -> NotebookNode:
-    assignment = course.assignment(slug)
-    return load_template(assignment.solution, slug)
+    return released_template(course.assignment(slug))
 
 
 def rubrics(course: Course, slug: str) -> dict[str, Rubric]:
