@@ -53,9 +53,9 @@ _API: dict[str, tuple[str, str]] = {
     "DATASETS": (".course.data", "DATASETS"),
     "data_layout": (".course.data", "data_layout"),
     "prepare_data": (".course.data", "prepare"),
-    "final_grades": (".course.policy", "final_grades"),
-    "set_override": (".course.policy", "set_override"),
-    "clear_override": (".course.policy", "clear_override"),
+    "final_grades": (".grading.overrides", "final_grades"),   # manual answers counted
+    "set_override": (".grading.overrides", "set_override"),
+    "clear_override": (".grading.overrides", "clear_override"),
     "whoami": (".course.policy", "whoami"),
     "release": (".intake.release", "release"),
     "collect": (".intake.collect", "collect"),

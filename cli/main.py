@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from cnngrade import CnnGradeError
 
@@ -273,7 +274,8 @@ def manual_cmd(slug: str, cell: str | None, student: str | None, anonymous: bool
     course = _course(course_dir)
     who = grader or whoami()
     if show_list:
-        render.manual_progress(console, slug, manual_progress(course, slug))
+        render.manual_progress(console, slug, manual_progress(course, slug),
+                               manual_rubrics(course, slug))
         return
     if edit_item is not None:
         if cell is None:
@@ -291,6 +293,8 @@ def manual_cmd(slug: str, cell: str | None, student: str | None, anonymous: bool
     names: dict[str, str] = {}
     while True:
         answer = next_ungraded(course, slug, cell, student)
+        if answer is None and cell is not None and student is not None:
+            answer = _regrade(course, slug, cell, student)   # grade it again: a new row
         if answer is None:
             console.print(f"No answer of {slug} is left to grade"
                           f"{' in ' + cell if cell else ''}.", highlight=False, markup=False)
@@ -319,6 +323,18 @@ def manual_cmd(slug: str, cell: str | None, student: str | None, anonymous: bool
                       f"{done.cell.points:g} points.", highlight=False, markup=False)
         if items is not None:   # one answer per call without prompting
             return
+
+
+def _regrade(course, slug: str, cell: str, student: str):
+    """With --cell and --student, an answer already graded is shown to be graded again (the
+    new grade is a new row of the audit trail; the old one stays in its history)."""
+    from cnngrade import manual_answers
+    found = manual_answers(course, slug, cell, student)
+    if found:
+        console.print(Text(f"Already graded ({found[0].points:g} points): a new grade replaces "
+                           "it, and the old one stays in the audit trail.", style="dim"))
+        return found[0]
+    return None
 
 
 def _picked(chosen: str, rubric) -> list[str]:

@@ -86,6 +86,7 @@ def report(console: Console, rep, student: str | None = None, *, failed: bool = 
         _class_summary(console, rep)
         _histogram(console, rep)
         _per_test(console, rep)
+        _manual(console, rep)
         _ungradable(console, rep)
         _slowest(console, rep)
         _per_student(console, rep)
@@ -122,7 +123,9 @@ def _more(console: Console, shown: int, total: int, what: str, how: str) -> None
 
 
 def _score(rep, row) -> str:
-    return f"{rep.score(row):g}/{rep.max_score:g}"
+    """The final score; a * where answers are still to grade by hand (counted 0)."""
+    left = "*" if rep.pending.get(row.submission.student) else ""
+    return f"{rep.score(row):g}/{rep.max_score:g}{left}"
 
 
 def _status(row) -> Text:
@@ -156,7 +159,19 @@ def _class_summary(console: Console, rep) -> None:
     lost = (f"{len(rep.failed)}, the not gradable included (list: `cnngrade report "
             f"{rep.slug} --failed`)") if rep.failed else "none"
     table.add_row("lost points", lost)
+    if rep.manual:
+        left = sum(cell.left for cell in rep.manual)
+        answers = sum(cell.answers for cell in rep.manual)
+        table.add_row("graded by hand", Text(
+            f"{answers - left} of {answers} answer(s)" + (
+                f"; {left} left (counted 0 until graded, * by the score): `cnngrade manual "
+                f"{rep.slug}`" if left else "")))
     console.print(table)
+
+
+def _manual(console: Console, rep) -> None:
+    if rep.manual:
+        manual_progress(console, rep.slug, rep.manual, rep.rubrics)
 
 
 def _histogram(console: Console, rep) -> None:
@@ -415,6 +430,7 @@ def _one_student(console: Console, rep, row) -> None:
                       Text(str(test.get("output", "")).strip()))
     if res.get("tests"):
         console.print(table)
+    _answers(console, rep, sub.student)
     changes = rep.adjustments.get(sub.student, [])
     if changes:   # late penalty and instructor overrides (with their reasons)
         console.print(Text(f"Adjustments (automatic score {row.score:g})", style="bold"))
@@ -437,6 +453,38 @@ def _one_student(console: Console, rep, row) -> None:
                 extra_table.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
                                       else Text(str(v)) for v in values))   # e.g. a layer name
             console.print(extra_table)
+
+
+_ANSWER_STATE = {"graded": "graded", "carried": "carried over from an earlier submission with "
+                 "the same answer", "stale": "graded for an earlier, different answer: not "
+                 "applied, to grade again", "unchanged": "the released template's text: 0 "
+                 "points", "empty": "empty: to grade", "ungraded": "to grade"}
+
+
+def _answers(console: Console, rep, student: str) -> None:
+    """`--student ID`: each answer graded by hand, with its points, the rubric items applied
+    (their text and points) and the comment."""
+    for answer in rep.answers.get(student, []):
+        from rich.panel import Panel
+        cell = answer.cell
+        rubric = rep.rubrics.get(cell.grade_id)
+        points = "–" if answer.points is None else f"{answer.points:g}"
+        lines = Text(f"{_ANSWER_STATE.get(answer.state, answer.state)}", style="dim")
+        grade = answer.grade if answer.state in ("graded", "carried", "stale") else None
+        if grade is not None:
+            lines.append(f" (by {grade.who}, {grade.made_at})", style="dim")
+            for item_id in grade.items:
+                item = rubric.item(item_id) if rubric else None
+                lines.append(f"\n  {item.points:+g}  {item.text}" if item else
+                             f"\n  ?  {item_id} (no longer in the rubric: counts nothing)")
+            if grade.adjustment and rubric is not None and not rubric.free:
+                lines.append(f"\n  {grade.adjustment:+g}  adjustment")
+            if grade.comment:
+                lines.append(f"\n  comment: {grade.comment}")
+        from rich.console import Group
+        console.print(Panel(Group(_answer_body(answer), Text(), lines),
+                            title=Text(f"{cell.grade_id}: {points}/{cell.points:g} (graded by "
+                                       "hand)"), title_align="left"))
 
 
 def check(console: Console, result) -> None:
@@ -514,7 +562,7 @@ def nbgrader_import(console: Console, report) -> None:
     table.add_column("assignment")
     table.add_column("from")
     table.add_column("autograded", justify="right")
-    table.add_column("by hand in nbgrader", justify="right")
+    table.add_column("graded by hand", justify="right")
     table.add_column("files")
     table.add_column("")
     for item in report.imported:
@@ -526,9 +574,10 @@ def nbgrader_import(console: Console, report) -> None:
     if report.imported:
         console.print(table)
         console.print("cnngrade scores the autograded test cells as `nbgrader autograde` does; "
-                      "the points graded by hand stay with nbgrader's formgrader. Next: "
+                      "the cells graded by hand in nbgrader's formgrader are graded with "
+                      "`cnngrade manual`. Next: "
                       f"`cnngrade release {report.imported[0].slug}`, `cnngrade collect`, "
-                      "`cnngrade grade`.")
+                      "`cnngrade grade`, `cnngrade manual`.")
     for line in report.skipped:
         console.print(Text(f"  skipped: {line}", style="yellow"))
 
@@ -548,13 +597,21 @@ def _printable(text: str) -> str:
     return "".join(c if c in "\n\t" or (c.isprintable() and c != "\x1b") else "?" for c in text)
 
 
+def _answer_body(answer):
+    """A student's answer for the terminal: code highlighted, markdown rendered (its soft line
+    breaks joined), control characters replaced."""
+    from rich.markdown import Markdown
+    from rich.syntax import Syntax
+    source = _printable(answer.source).strip() or "(empty)"
+    if answer.cell.cell_type == "code":
+        return Syntax(source, "python", word_wrap=True)
+    return Markdown(source, hyperlinks=False)
+
+
 def manual_answer(console: Console, answer, rubric, shown: str) -> None:
     from rich.panel import Panel
-    from rich.syntax import Syntax
     cell = answer.cell
-    source = _printable(answer.source) or "(empty)"
-    body = Syntax(source, "python", word_wrap=True) if cell.cell_type == "code" \
-        else Text(source)
+    body = _answer_body(answer)
     state = {"stale": " (graded before for an earlier, different answer: grade it again)",
              "empty": " (empty)"}.get(answer.state, "")
     console.print(Panel(body, title=Text(f"{shown}: {cell.grade_id}, {cell.points:g} points"
@@ -567,14 +624,27 @@ def manual_answer(console: Console, answer, rubric, shown: str) -> None:
     console.print(Text(f"  (points {start}, kept within 0 and {rubric.points:g})"))
 
 
-def manual_progress(console: Console, slug: str, rows) -> None:
+def manual_progress(console: Console, slug: str, rows, rubrics=None) -> None:
+    """Per manual cell: answers, graded, left, empty and who graded how many; then how often
+    each rubric item was applied, with its points and text."""
     table = _table(console, f"{slug}: answers graded by hand")
-    for column in ("cell", "points", "answers", "graded", "left", "empty", "graders",
-                   "rubric items applied"):
-        table.add_column(column)
+    table.add_column("cell", no_wrap=True, min_width=_width(r.cell.grade_id for r in rows))
+    for column in ("points", "answers", "graded", "left", "empty"):
+        table.add_column(column, justify="right")
+    table.add_column("graders", overflow="fold")
     for row in rows:
         graders = ", ".join(f"{w} {n}" for w, n in row.graders.most_common()) or "—"
-        applied = ", ".join(f"{i} ×{n}" for i, n in row.items.most_common()) or "—"
         table.add_row(row.cell.grade_id, f"{row.cell.points:g}", str(row.answers),
-                      str(row.graded), str(row.left), str(row.empty), graders, applied)
+                      str(row.graded), str(row.left), str(row.empty), Text(graders))
     console.print(table)
+    for row in rows:
+        rubric = (rubrics or {}).get(row.cell.grade_id)
+        known = [i.id for i in rubric.items] if rubric else []
+        if not known and not row.items:
+            continue
+        console.print(Text(f"Rubric items applied in {row.cell.grade_id} (of {row.graded} "
+                           "graded)", style="bold"))
+        for item_id in known + [i for i in row.items if i not in known]:
+            item = rubric.item(item_id) if rubric else None
+            what = f"{item.points:+g}  {item.text}" if item else f"{item_id} (not in the rubric)"
+            console.print(Text(f"  ×{row.items.get(item_id, 0):<3} {what}"))

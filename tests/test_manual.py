@@ -50,9 +50,9 @@ CELLS = [
     ("code", "import numpy as np", "setup", False, True),
     ("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
      "add", True, False),
-    ("markdown", "=== BEGIN MARK SCHEME ===\nlearned\n=== END MARK SCHEME ===\n"
-                 "### BEGIN SOLUTION\nThey are learned.\n### END SOLUTION", "why", True, False),
-    ("markdown", "Plot something (a task).", "task1", False, False),
+    ("markdown", "### BEGIN SOLUTION\nThey are learned.\n### END SOLUTION", "why", True, False),
+    ("markdown", "Plot something (a task).\n=== BEGIN MARK SCHEME ===\nA labelled plot of the "
+                 "losses.\n=== END MARK SCHEME ===", "task1", False, False),
 ]
 
 
@@ -246,7 +246,8 @@ def test_the_terminal_workflow(essay, tmp_path):
     assert isinstance(out.exception, CnnGradeError)   # main() prints it as one sentence
     assert str(out.exception) == "'9' is not an item number of this rubric (1 to 3)."
     out = runner.invoke(cnngrade, ["manual", SLUG, "--list", *where])
-    assert out.exit_code == 0 and "ta1 1" in out.output and "learned ×1" in out.output
+    assert out.exit_code == 0 and "ta1 1" in out.output
+    assert "×1   +2  kernels are learned by gradient descent" in out.output
     out = runner.invoke(cnngrade, ["manual", SLUG, "--cell", "why", "--edit-item", "adapt",
                                    "0.5", "--grader", "ta1", *where])
     assert "Rubric item adapt of why: 1 → 0.5 points" in out.output
@@ -286,6 +287,89 @@ def test_manual_points_in_the_final_grade_and_the_exports(essay, tmp_path):
     from cnngrade.views.feedback import student_adjustments
     rows = student_adjustments(final["alice"])
     assert {"kind": "written answer", "points": 2.0,
-            "text": "why, graded by hand, 2 of 3 points: good"} in rows
+            "text": "why, graded by hand, 2 of 3 points. Rubric: +2 kernels are learned by "
+                    "gradient descent. Comment: good"} in rows
     assert all("ta1" not in r["text"] for r in rows)   # who graded stays with the TAs
 
+
+    # the report: the maximum counts the manual points, each manual cell's progress, and
+    # --student shows each answer with its rubric items' text and the comment
+    from collections import Counter
+
+    from cnngrade.views.report import class_report
+    rep = class_report(essay, SLUG)
+    assert rep.max_score == 6 and rep.pending == {}
+    assert [(c.cell.grade_id, c.answers, c.graded, c.left) for c in rep.manual] == \
+        [("why", 2, 2, 0), ("task1", 2, 2, 0)]
+    assert rep.manual[0].graders == Counter({"ta1": 1})
+    assert rep.manual[0].items == Counter({"learned": 1})
+    where = ["--course-dir", str(essay.course_dir)]
+    runner = CliRunner()
+    out = " ".join(runner.invoke(cnngrade, ["report", SLUG, *where]).output.split())
+    assert "Rubric items applied in why (of 2 graded)" in out
+    assert "×1 +2 kernels are learned by gradient descent" in out and "×0 -1 claims" in out
+    out = " ".join(runner.invoke(cnngrade, ["report", SLUG, "--student", "alice",
+                                            *where]).output.split())
+    assert "why: 2/3 (graded by hand)" in out and "Learned by gradient descent." in out
+    assert "+2 kernels are learned by gradient descent" in out and "comment: good" in out
+    # an override prints the whole final grade, the manual points counted
+    out = runner.invoke(cnngrade, ["override", SLUG, "alice", "test_add", "--points", "1",
+                                   "--reason", "half the shapes", *where]).output
+    assert "final score 4/6" in " ".join(out.split())
+    # graded again from the terminal: a new row, the old one kept
+    out = runner.invoke(cnngrade, ["manual", SLUG, "--student", "alice", "--cell", "why",
+                                   "--items", "1,2", "--comment", "more", "--grader", "ta2",
+                                   *where])
+    assert out.exit_code == 0 and "Already graded (2 points)" in out.output
+    assert "alice, why: 3 of 3 points." in out.output
+    book = open_gradebook(essay.course_dir)
+    try:
+        assert [(g.who, g.items) for g in book.manual_grades(SLUG, "alice") if g.cell == "why"] \
+            == [("ta1", ("learned",)), ("ta2", ("learned", "adapt"))]
+    finally:
+        book.close()
+
+
+def test_the_report_does_not_count_answers_left_to_grade_as_lost_points(essay, tmp_path):
+    """Before anyone grades by hand: the answers left count 0, marked, and are not "lost"."""
+    from cnngrade.views.report import class_report, is_failed
+    hand_in(essay, tmp_path, {"alice": "Learned by gradient descent.", "bob": None})
+    from cnngrade.grading.grade import grade
+    grade(essay, SLUG, workers=1)
+    rep = class_report(essay, SLUG)
+    assert rep.max_score == 6 and rep.pending == {"alice": 4, "bob": 1}
+    alice = next(r for r in rep.rows if r.submission.student == "alice")
+    assert rep.score(alice) == 2 and not is_failed(rep, alice) and rep.full_marks == 0
+    out = CliRunner().invoke(cnngrade, ["report", SLUG, "--course-dir", str(essay.course_dir)])
+    text = " ".join(out.output.split())
+    assert "graded by hand 1 of 4 answer(s); 3 left" in text and "2/6*" in text
+
+
+def test_a_mark_scheme_stays_on_the_instructors_side(essay):
+    """nbgrader's mark scheme regions (task cells) are cleared from the release, as
+    `nbgrader generate_assignment` clears them, and a release still holding one is refused."""
+    from cnngrade.intake.release import find_leaks, release
+    done = release(essay, SLUG)
+    for path in done.release_dir.rglob("*"):
+        if path.is_file():
+            assert b"labelled plot" not in path.read_bytes() and b"MARK SCHEME" not in \
+                path.read_bytes(), path
+    assert manual.released_cells(essay, SLUG)["task1"].template_source == \
+        "Plot something (a task)."
+    leaks = find_leaks({"x.ipynb": nbformat.writes(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("=== BEGIN MARK SCHEME ===\nx\n=== END MARK SCHEME ===")
+    ]))}, essay.assignment(SLUG))
+    assert leaks and "BEGIN MARK SCHEME" in leaks[0]
+
+
+def test_a_rubric_change_grades_nothing_again(essay):
+    """The suite hash (what a cached grade depends on) leaves out the [manual.*] rubrics."""
+    from cnngrade.grading.cache_keys import suite_hash
+    before = suite_hash(essay.assignment(SLUG))
+    toml = essay.assignment(SLUG).template_dir / "assignment.toml"
+    toml.write_text(toml.read_text().replace("gradient descent\", points = 2",
+                                             "gradient descent\", points = 1.5"))
+    assert "points = 1.5" in toml.read_text()
+    assert suite_hash(essay.assignment(SLUG)) == before
+    toml.write_text(toml.read_text().replace('title = "Essay"', 'title = "An essay"'))
+    assert suite_hash(essay.assignment(SLUG)) != before

@@ -7,7 +7,9 @@ environment hashes."""
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -35,8 +37,20 @@ def suite_hash(assignment: Assignment) -> str:
     paths += [NBGRADER_RULES] if assignment.kind == "nbgrader" else list(SHARED_SUITE_CODE)
     for path in paths:   # names relative to their folder, so moving the course changes nothing
         digest.update(f"{path.parent.name}/{path.name}".encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+        digest.update(_settings(path) if path.name == "assignment.toml" else
+                      path.read_bytes() if path.is_file() else b"<missing>")
     return digest.hexdigest()[:16]
+
+
+def _settings(path: Path) -> bytes:
+    """assignment.toml without its `[manual.*]` rubrics: a rubric changed while grading by hand
+    does not grade every submission again (an unreadable file counts as its bytes)."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return path.read_bytes() if path.is_file() else b"<missing>"
+    table.pop("manual", None)
+    return json.dumps(table, sort_keys=True, default=str).encode()
 
 
 def exec_hash(assignment: Assignment) -> str:

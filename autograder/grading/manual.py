@@ -247,9 +247,13 @@ def edit_rubric_item(course: Course, slug: str, cell: str, item: str, points: fl
 def progress(course: Course, slug: str) -> list[CellProgress]:
     """Per manual cell: answers, graded (given or carried), left for a person, empty, who
     graded how many, and how often each rubric item was applied."""
-    cells = manual_cells(_template(course, slug))
+    return progress_of(manual_cells(_template(course, slug)), answers(course, slug))
+
+
+def progress_of(cells: dict[str, ManualCell], found: list[Answer]) -> list[CellProgress]:
+    """`progress` of answers already read (`answers`)."""
     rows = {gid: CellProgress(c) for gid, c in cells.items()}
-    for answer in answers(course, slug):
+    for answer in found:
         row = rows[answer.cell.grade_id]
         row.answers += 1
         row.empty += answer.state == "empty"
@@ -269,16 +273,33 @@ def totals(course: Course, slug: str, student: str | None = None) -> dict[str, M
     empty where the notebook has no manual cell."""
     if not manual_cells(_template(course, slug)):
         return {}
-    found: dict[str, ManualTotal] = {}
-    for answer in answers(course, slug, student=student):
-        total = found.get(answer.student, ManualTotal(0.0, 0.0, 0, []))
+    return totals_of(answers(course, slug, student=student), rubrics(course, slug))
+
+
+def totals_of(found: list[Answer], rubric_of: dict[str, Rubric] | None = None
+              ) -> dict[str, ManualTotal]:
+    """`totals` of answers already read (`answers`); with their rubrics, each cell's
+    "applied" lists the items applied: their text, points and comment for the student."""
+    totals: dict[str, ManualTotal] = {}
+    for answer in found:
+        total = totals.get(answer.student, ManualTotal(0.0, 0.0, 0, []))
         grade = answer.grade if answer.state in ("graded", "carried") else None
+        rubric = (rubric_of or {}).get(answer.cell.grade_id)
+        applied = [{"text": item.text, "points": item.points, "comment": item.comment}
+                   for item in (rubric.items if rubric and grade else ())
+                   if item.id in grade.items]
         cells = [*total.cells, {
             "cell": answer.cell.grade_id, "points": answer.points,
             "max": answer.cell.points, "state": answer.state,
             "who": grade.who if grade else None, "items": list(grade.items) if grade else [],
+            "applied": applied,
             "comment": grade.comment if grade else "", "when": grade.made_at if grade else None}]
-        found[answer.student] = ManualTotal(
+        totals[answer.student] = ManualTotal(
             total.points + (answer.points or 0.0), total.max_points + answer.cell.points,
             total.incomplete + (answer.state in NEEDS_A_PERSON), cells)
-    return found
+    return totals
+
+
+def released_cells(course: Course, slug: str) -> dict[str, ManualCell]:
+    """The manually graded cells of `slug`'s released template."""
+    return manual_cells(_template(course, slug))

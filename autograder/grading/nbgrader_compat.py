@@ -20,9 +20,12 @@ wherever it can run without nbgrader's database:
    output partial credit, otherwise full points.
 
 Manually graded cells (written answers, code answers marked for manual grading, task cells) get
-no score from `nbgrader autograde` until a person grades them; cnngrade does not score them
-either: an imported assignment's points are the autograded points, and its title and
-assignment.toml name the points left to grading by hand.
+no score from `nbgrader autograde` until a person grades them, and neither from cnngrade's
+grading: a person grades them with `cnngrade manual` (cnngrade.grading.manual), as with
+nbgrader's formgrader, and the final grade is the autograded points plus theirs. As in nbgrader,
+an answer left as released gets 0 without a person. An imported assignment's `points` are the
+autograded points; its assignment.toml lists the cells graded by hand, where `[manual.<id>]`
+rubric tables may be added.
 
 The trust model is nbgrader's: the test cells run in the student's own kernel (in the sandbox),
 so a notebook that patches IPython itself could fake a passing test cell, as it could under
@@ -47,6 +50,7 @@ from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
+    ClearMarkScheme,
     ClearOutput,
     ClearSolutions,
     ComputeChecksums,
@@ -179,7 +183,7 @@ def read_source(solution: NotebookNode, notebook_id: str, assignment_id: str) ->
                              ComputeChecksums(), collector):
             nb, resources = preprocessor.preprocess(nb, resources)
         released = copy.deepcopy(nb)
-        for preprocessor in (ClearHiddenTests(), ComputeChecksums()):
+        for preprocessor in (ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums()):
             released, _ = preprocessor.preprocess(released, {})
     except Exception as exc:
         raise ConfigError(f"The nbgrader source notebook {notebook_id} of '{assignment_id}' has "
@@ -198,7 +202,7 @@ def read_source(solution: NotebookNode, notebook_id: str, assignment_id: str) ->
                 autograded.append(GradeCell(gid, points, _description(released_cells[gid], gid),
                                             cell.cell_type))
             else:
-                manual.append(GradeCell(gid, points, "graded by hand in nbgrader",
+                manual.append(GradeCell(gid, points, "graded by hand (cnngrade manual)",
                                         cell.cell_type))
     return Source(
         notebook_id=notebook_id, assignment_id=assignment_id,
@@ -495,12 +499,13 @@ def _assignment_toml(asg: str, nb_file: str, source: Source, public: list[str],
                      cell_timeout: float, origin: Path) -> str:
     manual = source.manual_points
     title = f"{asg} / {Path(nb_file).stem}"
-    if manual:
-        title += f" (autograded part; {manual:g} more points graded by hand in nbgrader)"
+    slug = slug_for(asg, Path(nb_file).stem)
     lines = [
         f"# Imported by `cnngrade import-nbgrader` from {origin}",
         "# The tests are the notebook's own autograded nbgrader cells, scored by nbgrader's",
-        "# rules; cells graded by hand in nbgrader are not scored here (see [nbgrader]).",
+        "# rules (`points` is theirs). The cells graded by hand in nbgrader (see [nbgrader]",
+        f"# manual_cells) are graded with `cnngrade manual {slug}` and add their points; give",
+        "# one a rubric with a [manual.<grade_id>] table (see README: written answers).",
         f"title = {_toml_str(title)}",
         'kind = "nbgrader"',
         f"points = {source.points:g}",
@@ -525,6 +530,15 @@ def _assignment_toml(asg: str, nb_file: str, source: Source, public: list[str],
         "threads = 1",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _rubrics_kept(folder: Path) -> str:
+    """The `[manual.<id>]` rubric tables an instructor added to an imported assignment.toml
+    (at its end, as the README says), kept when the notebook is imported again."""
+    path = folder / "assignment.toml"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    found = re.search(r"^(?:# .*\n)*\[\[?manual\.", text, flags=re.MULTILINE)
+    return "\n" + text[found.start():] if found else ""
 
 
 def _write(path: Path, data: bytes) -> bool:
@@ -618,9 +632,8 @@ def _import_notebook(course: Course, asg: str, path: Path, public: list[str], fi
     existed = (folder / "assignment.toml").is_file()
     changed = _write(course.solutions_dir / f"{slug}.ipynb",
                      (nbformat.writes(solution) + "\n").encode())
-    changed |= _write(folder / "assignment.toml",
-                      _assignment_toml(asg, path.name, source, public, timeout,
-                                       path).encode())
+    toml = _assignment_toml(asg, path.name, source, public, timeout, path)
+    changed |= _write(folder / "assignment.toml", (toml + _rubrics_kept(folder)).encode())
     for rel, file in zip(public, files, strict=True):
         target = folder / rel
         if not target.is_file() or target.read_bytes() != file.read_bytes():
@@ -637,8 +650,8 @@ def _import_notebook(course: Course, asg: str, path: Path, public: list[str], fi
     status = "unchanged" if existed and not changed else "updated" if existed else "added"
     if not source.autograded:
         report.notes.append(f"{slug}: no autograded test cells; every point of it "
-                            f"({source.manual_points:g}) is graded by hand in nbgrader, so "
-                            "cnngrade only runs it (0 of 0 points).")
+                            f"({source.manual_points:g}) is graded by hand (`cnngrade manual "
+                            f"{slug}`); the grading only runs it (0 of 0 points).")
     return ImportedNotebook(slug, asg, path.name, source.points, source.manual_points,
                             [c.grade_id for c in source.autograded],
                             [c.grade_id for c in source.manual], public, status)

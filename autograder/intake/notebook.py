@@ -18,6 +18,7 @@ from nbgrader import utils as nbutils
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
+    ClearMarkScheme,
     ClearOutput,
     ClearSolutions,
     ComputeChecksums,
@@ -344,6 +345,7 @@ def render_template(solution: NotebookNode, slug: str) -> NotebookNode:
     resources: dict = {}
     try:
         for preprocessor in (CheckCellMetadata(), ClearSolutions(), ClearHiddenTests(),
+                             ClearMarkScheme(),
                              LockCells(), ClearOutput(), ComputeChecksums()):
             nb, resources = preprocessor.preprocess(nb, resources)
     except Exception as exc:

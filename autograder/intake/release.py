@@ -22,7 +22,8 @@ from ..course.store import atomic_write
 from .notebook import load_template
 from .release_manifest import MANIFEST, build_manifest, manifest_bytes, release_id
 
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+           "BEGIN MARK SCHEME", "END MARK SCHEME")
 
 
 @dataclass

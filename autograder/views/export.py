@@ -30,9 +30,9 @@ from typing import Any
 from ..course.config import Course
 from ..course.errors import CnnGradeError
 from ..course.gradebook import open_gradebook
-from ..course.policy import FinalGrade, final_grades
+from ..course.policy import FinalGrade
 from ..course.store import atomic_write
-from ..grading.manual import totals as manual_totals
+from ..grading.overrides import final_grades
 
 CSV_COLUMNS = ["student", "assignment", "score", "max_score", "percent", "status", "late",
                "submitted_at", "graded_at", "submission_sha256", "auto_score", "override_points",
@@ -82,7 +82,7 @@ def graded_grades(course: Course, slug: str, allow_incomplete: bool = False) -> 
     """The final grades to export; refuses (one sentence) while answers graded by hand are left
     to grade, unless `allow_incomplete` (their points then count 0, and the csv says how many
     are left)."""
-    grades = final_grades(course, slug, manual=manual_totals(course, slug))
+    grades = final_grades(course, slug)
     left = [g for g in grades if g.manual is not None and g.manual.incomplete]
     if left and not allow_incomplete:
         answers = sum(g.manual.incomplete for g in left if g.manual)
@@ -240,7 +240,7 @@ def gradescope_results(course: Course, slug: str) -> dict[str, dict[str, Any]]:
     automatic score, the overrides, the late information and the submission's sha256.
     """
     out: dict[str, dict[str, Any]] = {}
-    for grade in final_grades(course, slug, manual=manual_totals(course, slug)):
+    for grade in final_grades(course, slug):
         results = copy.deepcopy(grade.row.results)
         by_name = {o["test"]: o for o in grade.overrides}
         for test in results.get("tests", []):

@@ -35,9 +35,9 @@ from markupsafe import Markup
 from ..course.config import Course
 from ..course.errors import CnnGradeError
 from ..course.gradebook import GradeRow, open_gradebook
-from ..course.policy import FinalGrade, final_grades
+from ..course.policy import FinalGrade
 from ..course.store import atomic_write
-from ..grading.manual import totals as manual_totals
+from ..grading.overrides import final_grades
 from .export import student_notes
 
 KEEP_MIME = ("text/plain", "text/html", "text/markdown", "image/png", "image/jpeg",
@@ -362,10 +362,15 @@ def student_adjustments(grade: FinalGrade) -> list[dict[str, Any]]:
         if answer["state"] in ("graded", "carried", "unchanged"):
             said = {"unchanged": "left as released", "carried": "graded on an earlier, "
                     "identical answer"}.get(answer["state"], "graded by hand")
-            comment = f": {answer['comment']}" if answer.get("comment") else ""
+            items = "; ".join(f"{item['points']:+g} {item['text']}"
+                              + (f" ({item['comment']})" if item.get("comment") else "")
+                              for item in answer.get("applied", []))
+            items = f". Rubric: {items}." if items else ""
+            comment = answer.get("comment", "")
+            comment = (f" Comment: {comment}" if items else f": {comment}") if comment else ""
             rows.append({"kind": "written answer", "points": answer["points"],
                          "text": f"{answer['cell']}, {said}, {answer['points']:g} of "
-                                 f"{answer['max']:g} points{comment}"})
+                                 f"{answer['max']:g} points{items}{comment}"})
         else:
             rows.append({"kind": "written answer", "points": 0.0,
                          "text": f"{answer['cell']}: not graded yet ({answer['max']:g} points)"})
@@ -383,7 +388,7 @@ def write_feedback(course: Course, slug: str, student: str | None = None,
     assignment = course.assignment(slug)
     student = unicodedata.normalize("NFC", student) if student is not None else None
     if adjustments is None and final_scores is None:   # the course's overrides and late policy
-        grades = final_grades(course, slug, student, manual=manual_totals(course, slug, student))
+        grades = final_grades(course, slug, student)
         adjustments = {g.student: student_adjustments(g) for g in grades}
         final_scores = {g.student: g.final_score for g in grades
                         if abs(g.final_score - g.auto_score) > 1e-9}

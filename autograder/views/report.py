@@ -4,7 +4,9 @@ failed ones, who failed one test and with which message, one student's full resu
 PNG summary of the class.
 
 Every score the report uses comes from `ClassReport.score(row)`, filled by `_final_scores`: the
-final grade, with instructor overrides and the late penalty applied (cnngrade.course.policy)."""
+final grade, with instructor overrides, the answers graded by hand and the late penalty applied
+(cnngrade.course.policy). Where the notebook has answers a person grades, the maximum is the
+suite's points plus theirs, and `ClassReport.manual` is the progress of that grading per cell."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from pathlib import Path
 from ..course.config import Course
 from ..course.errors import CnnGradeError
 from ..course.gradebook import GradeRow, open_gradebook
-from ..grading.manual import totals as manual_totals
+from ..course.policy import ManualTotal
+from ..course.rubric import Rubric
+from ..grading import manual as hand
 
 BUCKETS = 10   # the histogram's buckets: 0–9%, 10–19%, ..., 90–100%
 SLOWEST = 5    # how many slowest submissions the class summary lists
@@ -83,6 +87,10 @@ class ClassReport:
     tests: list[CheckStat] = field(default_factory=list)     # most failed first
     failed: list[GradeRow] = field(default_factory=list)     # lost points or not gradable
     slowest: list[GradeRow] = field(default_factory=list)    # the SLOWEST slowest
+    manual: list[hand.CellProgress] = field(default_factory=list)  # per cell graded by hand
+    pending: dict[str, float] = field(default_factory=dict)   # student -> points left to grade
+    answers: dict[str, list[hand.Answer]] = field(default_factory=dict)  # with `student` only
+    rubrics: dict[str, Rubric] = field(default_factory=dict)  # of the cells graded by hand
 
     def score(self, row: GradeRow) -> float:
         """The score the report shows, ranks and counts for this row."""
@@ -107,13 +115,13 @@ class ClassReport:
         return sum(1 for row in self.rows if rerun_alone(row))
 
 
-def _final_scores(course: Course, slug: str, rows: list[GradeRow], student: str | None
+def _final_scores(course: Course, slug: str, rows: list[GradeRow], student: str | None,
+                  manual: dict[str, ManualTotal]
                   ) -> tuple[dict[str, float], dict[str, list[dict]], dict[str, dict]]:
-    """The score of each row the report uses, the final grade (instructor overrides and the
-    late penalty applied, cnngrade.course.policy), the adjustments that made it, and the overrides
-    in force by student and test."""
+    """The score of each row the report uses, the final grade (instructor overrides, the
+    answers graded by hand and the late penalty applied, cnngrade.course.policy), the
+    adjustments that made it, and the overrides in force by student and test."""
     from ..course.policy import final_grades
-    manual = manual_totals(course, slug, student)
     finals = {g.student: g for g in final_grades(course, slug, student, manual=manual)}
     graded = {row.submission.student for row in rows}
     return ({name: g.final_score for name, g in finals.items() if name in graded},
@@ -174,8 +182,10 @@ def first_line(text: str) -> str:
 
 
 def is_failed(rep: ClassReport, row: GradeRow) -> bool:
-    """Lost points, or could not be graded (ungradable, grader error)."""
-    return row.status != "graded" or rep.score(row) < rep.max_score - 1e-9
+    """Lost points (not counting answers still to grade by hand), or could not be graded
+    (ungradable, grader error)."""
+    left = rep.pending.get(row.submission.student, 0.0)
+    return row.status != "graded" or rep.score(row) + left < rep.max_score - 1e-9
 
 
 def check_stats(rows: list[GradeRow]) -> list[CheckStat]:
@@ -215,10 +225,23 @@ def class_report(course: Course, slug: str, student: str | None = None) -> Class
     if student is not None and not rows:
         raise CnnGradeError(_no_student(slug, student, collected, known))
     graded = {row.submission.student for row in rows}
-    report = ClassReport(slug, assignment.title, assignment.points, rows,
+    cells = hand.released_cells(course, slug)
+    found = hand.answers(course, slug, student=student) if cells else []
+    rubric_of = hand.rubrics(course, slug) if cells else {}
+    manual = hand.totals_of(found, rubric_of)
+    report = ClassReport(slug, assignment.title,
+                         assignment.points + sum(c.points for c in cells.values()), rows,
                          sorted(collected - graded))
     report.scores, report.adjustments, report.reviews = _final_scores(course, slug, rows,
-                                                                      student)
+                                                                      student, manual)
+    report.pending = {name: sum(c["max"] for c in total.cells
+                                if c["state"] in hand.NEEDS_A_PERSON)
+                      for name, total in manual.items() if total.incomplete}
+    report.rubrics = rubric_of
+    if student is None:
+        report.manual = hand.progress_of(cells, found)
+    elif found:
+        report.answers = {student: [a for a in found if a.student == student]}
     report.count = len(rows)
     if rows:
         scores = [report.score(row) for row in rows]

@@ -49,9 +49,10 @@ from ..course.config import Assignment, Course
 from ..course.data import data_layout
 from ..course.errors import CnnGradeError
 from ..grading.evaluate import evaluate
+from ..grading.manual import manual_cells
 from ..grading.suite_runner import TestResult
 from ..intake.collect import MAX_FILE
-from ..intake.notebook import grade_id, load_template, parse_notebook
+from ..intake.notebook import grade_id, load_template, parse_notebook, restore_cells
 from ..intake.release_manifest import MANIFEST, Released, find_release, read_release
 from ..sandbox.walls import sandbox_kind
 
@@ -222,11 +223,35 @@ def check_notebook(path: Path, course: Course | None = None,
     model_findings, models = _model_findings(
         next((t for t in ev.tests if t.name == MODEL_TEST), None))
     findings += model_findings
+    findings += _manual_findings(nb, template)
     unique = list(dict.fromkeys(findings))
     unique.sort(key=lambda f: LEVELS.index(f.level))
     notes = [SANDBOX_NOTES[kind]] if (kind := sandbox_kind()) in SANDBOX_NOTES else []
     return CheckResult(slug, path, tests, list(ev.problems), unique, list(ev.errors), models,
                        notes, folder)
+
+
+def _manual_findings(nb: NotebookNode, template: NotebookNode) -> list[Finding]:
+    """The answers a person grades: one left as released gets 0 without being read (as in
+    nbgrader); the others are graded after submission, which this check cannot judge."""
+    cells = manual_cells(template)
+    if not cells:
+        return []
+    sources = {grade_id(c): c.source for c in restore_cells(nb, template).notebook.cells}
+    found, written = [], []
+    for gid, cell in cells.items():
+        answer = sources.get(gid, "").strip()
+        if cell.kind == "answer" and answer in ("", cell.template_source.strip()):
+            found.append(Finding(
+                "points", f"The written answer '{gid}' ({cell.points:g} points, graded by hand) "
+                          "is still the released text or empty: it gets 0 without being read.",
+                "Write your answer in that cell, replacing its text."))
+        else:
+            written.append(f"'{gid}' ({cell.points:g} points)")
+    if written:
+        found.append(Finding("note", f"{', '.join(written)} will be graded by hand after you "
+                                     "submit; this check does not judge them."))
+    return found
 
 
 def _release_findings(path: Path, nb: NotebookNode, released: Released) -> list[Finding]:
