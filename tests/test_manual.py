@@ -284,6 +284,19 @@ def test_manual_points_in_the_final_grade_and_the_exports(essay, tmp_path):
     alice = dict(zip(header, rows[1].split(","), strict=True))
     assert (alice["score"], alice["max_score"], alice["manual_points"],
             alice["manual_incomplete"]) == ("5", "6", "3", "0")
+    canvas = export(essay, SLUG, "canvas").splitlines()
+    assert canvas[1].endswith(",6") and canvas[2].endswith(",5")   # Points Possible, alice
+    moodle = export(essay, SLUG, "moodle")
+    assert "why, graded by hand, 2 of 3 points. Rubric: +2 kernels are learned" in moodle
+    assert "ta1" not in moodle
+    from cnngrade.views.export import gradescope_results
+    scope = gradescope_results(essay, SLUG)["alice"]
+    assert (scope["score"], scope["max_score"]) == (5, 6)
+    hand_tests = {t["name"]: t for t in scope["tests"] if "graded by hand" in t["name"]}
+    assert (hand_tests["why (graded by hand)"]["score"],
+            hand_tests["why (graded by hand)"]["max_score"]) == (2, 3)
+    assert scope["extra_data"]["cnngrade"]["manual"]["incomplete"] == 0
+    assert sum(t["score"] for t in scope["tests"]) == scope["score"]
     from cnngrade.views.feedback import student_adjustments
     rows = student_adjustments(final["alice"])
     assert {"kind": "written answer", "points": 2.0,

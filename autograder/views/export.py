@@ -63,11 +63,31 @@ def _writer() -> tuple[io.StringIO, Any]:
     return out, csv.writer(out, lineterminator="\n")
 
 
+def manual_note(answer: dict[str, Any]) -> str:
+    """One answer graded by hand (a cell of cnngrade.course.policy.ManualTotal) as the student
+    reads it: its points, the rubric items applied (text, points, comment) and the comment,
+    never who graded it; one not graded yet says so."""
+    if answer["state"] not in ("graded", "carried", "unchanged"):
+        return f"{answer['cell']}: not graded yet ({number(answer['max'])} points, counted 0)"
+    said = {"unchanged": "left as released", "carried": "graded on an earlier, identical "
+            "answer"}.get(answer["state"], "graded by hand")
+    items = "; ".join(f"{item['points']:+g} {item['text']}"
+                      + (f" ({item['comment']})" if item.get("comment") else "")
+                      for item in answer.get("applied", []))
+    items = f". Rubric: {items}." if items else ""
+    comment = answer.get("comment", "")
+    comment = (f" Comment: {comment}" if items else f": {comment}") if comment else ""
+    return (f"{answer['cell']}, {said}, {number(answer['points'])} of {number(answer['max'])} "
+            f"points{items}{comment}")
+
+
 def student_notes(grade: FinalGrade) -> list[str]:
     """What the student is told about the adjustments: overrides in force (with the reason, not
-    who made them) and the late penalty; overrides not applied are for TAs only."""
+    who made them), each answer graded by hand (`manual_note`) and the late penalty (last);
+    overrides not applied are for TAs only."""
     notes = [f"{o['test']} was reviewed: {number(o['old'])} → {number(o['new'])} points "
              f"({o['reason']})" for o in grade.overrides]
+    notes += [manual_note(a) for a in (grade.manual.cells if grade.manual else [])]
     late = grade.late
     if late.days_late:
         days = f"{late.days_late} day{'s' if late.days_late != 1 else ''}"
@@ -176,7 +196,8 @@ def canvas_csv(course: Course, slug: str, grades: list[FinalGrade]) -> str:
     ids = lms_ids(course)
     out, writer = _writer()
     writer.writerow(CANVAS_COLUMNS + [cell(column)])
-    writer.writerow(["Points Possible", "", "", "", "", number(asg.points)])
+    top = grades[0].max_score if grades else asg.points   # the manual points included
+    writer.writerow(["Points Possible", "", "", "", "", number(top)])
     for grade in grades:
         student = grade.student
         writer.writerow([cell(student), ids.get(student, ""),
@@ -256,6 +277,13 @@ def gradescope_results(course: Course, slug: str) -> dict[str, dict[str, Any]]:
         if notes:
             results["output"] = "\n".join([str(results.get("output") or "").rstrip("\n"),
                                            *notes]).lstrip("\n")
+        for answer in (grade.manual.cells if grade.manual else []):   # one test per answer
+            waiting = answer["state"] not in ("graded", "carried", "unchanged")
+            results.setdefault("tests", []).append({
+                "name": f"{answer['cell']} (graded by hand)",
+                "score": 0.0 if waiting else answer["points"], "max_score": answer["max"],
+                "status": "failed" if waiting or answer["points"] < answer["max"] else "passed",
+                "output": manual_note(answer), "visibility": "visible"})
         results["score"] = grade.final_score
         results["max_score"] = grade.max_score
         late = grade.late
@@ -266,6 +294,11 @@ def gradescope_results(course: Course, slug: str) -> dict[str, dict[str, Any]]:
             "submitted_at": grade.row.submission.submitted_at,
             "overrides": [{k: o[k] for k in ("test", "old", "new", "reason", "when")}
                           for o in grade.overrides],
+            "manual": None if grade.manual is None else {
+                "points": grade.manual.points, "max_points": grade.manual.max_points,
+                "incomplete": grade.manual.incomplete,
+                "cells": [{k: a[k] for k in ("cell", "points", "max", "state")}
+                          for a in grade.manual.cells]},
             "late": {"deadline": late.deadline, "extended": late.extended,
                      "days_late": late.days_late, "penalty_percent": late.percent,
                      "penalty_points": late.points}}}

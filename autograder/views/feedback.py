@@ -38,7 +38,7 @@ from ..course.gradebook import GradeRow, open_gradebook
 from ..course.policy import FinalGrade
 from ..course.store import atomic_write
 from ..grading.overrides import final_grades
-from .export import student_notes
+from .export import manual_note, student_notes
 
 KEEP_MIME = ("text/plain", "text/html", "text/markdown", "image/png", "image/jpeg",
              "image/svg+xml")   # an SVG is shown as an <img> (data: URI), where it cannot run
@@ -359,21 +359,9 @@ def student_adjustments(grade: FinalGrade) -> list[dict[str, Any]]:
     rows = [{"kind": "review", "points": round(float(o["new"]) - float(o["old"]), 4),
              "text": text} for o, text in zip(grade.overrides, notes, strict=False)]
     for answer in (grade.manual.cells if grade.manual else []):
-        if answer["state"] in ("graded", "carried", "unchanged"):
-            said = {"unchanged": "left as released", "carried": "graded on an earlier, "
-                    "identical answer"}.get(answer["state"], "graded by hand")
-            items = "; ".join(f"{item['points']:+g} {item['text']}"
-                              + (f" ({item['comment']})" if item.get("comment") else "")
-                              for item in answer.get("applied", []))
-            items = f". Rubric: {items}." if items else ""
-            comment = answer.get("comment", "")
-            comment = (f" Comment: {comment}" if items else f": {comment}") if comment else ""
-            rows.append({"kind": "written answer", "points": answer["points"],
-                         "text": f"{answer['cell']}, {said}, {answer['points']:g} of "
-                                 f"{answer['max']:g} points{items}{comment}"})
-        else:
-            rows.append({"kind": "written answer", "points": 0.0,
-                         "text": f"{answer['cell']}: not graded yet ({answer['max']:g} points)"})
+        done = answer["state"] in ("graded", "carried", "unchanged")
+        rows.append({"kind": "written answer", "points": answer["points"] if done else 0.0,
+                     "text": manual_note(answer)})
     if grade.late.days_late:
         rows.append({"kind": "late", "points": -grade.late.points, "text": notes[-1]})
     return rows
