@@ -297,7 +297,9 @@ def manual_cmd(slug: str, cell: str | None, student: str | None, anonymous: bool
             answer = _regrade(course, slug, cell, student)   # grade it again: a new row
         if answer is None:
             console.print(f"No answer of {slug} is left to grade"
-                          f"{' in ' + cell if cell else ''}.", highlight=False, markup=False)
+                          f"{' in ' + cell if cell else ''}"
+                          f"{' for ' + student if student else ''}.", highlight=False,
+                          markup=False)
             return
         rubric = manual_rubrics(course, slug)[answer.cell.grade_id]
         shown = names.setdefault(answer.student, f"student {len(names) + 1}") if anonymous \
