@@ -171,6 +171,34 @@ def report_cmd(slug: str, student: str | None, failed: bool, test: str | None,
         console.print(f"[green]Wrote[/] {path}", highlight=False)
 
 
+@cnngrade.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Where to listen; other than loopback only with --allow-remote.")
+@click.option("--port", type=int, default=0, show_default=True, help="0: a free port.")
+@click.option("--grader", default=None, help="The name recorded with each write (default: "
+              "$USER; each TA can set theirs in the page).")
+@click.option("--allow-remote", is_flag=True, help="Let --host be an address other machines "
+              "can reach (plain HTTP: anyone with the URL can grade).")
+@course_option
+def serve_cmd(host: str, port: int, grader: str | None, allow_remote: bool,
+              course_dir: Path) -> None:
+    """The TA desk: a local web app for the report, the checks, each student, grading the
+    written answers by question and overrides. Prints the URL to open (its token is required);
+    Ctrl-C stops it."""
+    from cnngrade import serve_desk
+
+    def ready(served) -> None:
+        if served.remote:
+            errors.print(f"[bold yellow]Warning:[/] the desk listens on {host}: any machine "
+                         "that can reach it and has the URL can read and change grades "
+                         "(plain HTTP).", highlight=False)
+        console.print(f"The desk for {course_dir} is at\n  {served.url}\nOpen it in a "
+                      "browser (the token in it is required). Ctrl-C stops it.",
+                      highlight=False, markup=False, soft_wrap=True)
+    serve_desk(_course(course_dir), host, port, grader, allow_remote, on_ready=ready)
+    console.print("Stopped.", highlight=False, markup=False)
+
+
 @cnngrade.command("export")
 @click.argument("slug")
 @click.option("--format", "fmt", type=click.Choice(["csv", "canvas", "moodle", "gradescope"]),

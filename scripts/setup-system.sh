@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages cnngrade uses, where apt is available: bubblewrap (the sandbox),
-# dataset-fashion-mnist (offline data) and chromium (the feedback pages' browser test). Never fails the build: without bubblewrap the
+# dataset-fashion-mnist (offline data) and chromium (the browser tests of the feedback pages and of the
+# TA desk, driven by Playwright through executable_path). Never fails the build: without bubblewrap the
 # grader falls back to `unshare` and says so.
 set -u
 need=()

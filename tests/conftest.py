@@ -113,6 +113,11 @@ def strip_markers(source: str) -> str:
 @pytest.fixture
 def mini_course(tmp_path: Path):
     """A course whose content is the mini assignment; returns the loaded Course."""
+    return make_mini_course(tmp_path)
+
+
+def make_mini_course(tmp_path: Path):
+    """`mini_course` in any folder (for module-scoped fixtures)."""
     content = tmp_path / "content"
     (content / "assignments" / "mini" / "public_tests").mkdir(parents=True)
     (content / "solutions").mkdir()

@@ -58,6 +58,11 @@ CELLS = [
 
 @pytest.fixture
 def essay(mini_course):
+    return make_essay(mini_course)
+
+
+def make_essay(mini_course):
+    """The essay assignment (a written answer with a rubric, a task) beside the mini one."""
     course = add_assignment(mini_course, SLUG, TOML, CELLS, SUITE)
     nb = nbformat.read(course.assignment(SLUG).solution, as_version=4)
     for cell in nb.cells:
@@ -303,6 +308,9 @@ def test_manual_points_in_the_final_grade_and_the_exports(essay, tmp_path):
             "text": "why, graded by hand, 2 of 3 points. Rubric: +2 kernels are learned by "
                     "gradient descent. Comment: good"} in rows
     assert all("ta1" not in r["text"] for r in rows)   # who graded stays with the TAs
+    from cnngrade.views.feedback import feedback_page
+    page = feedback_page(essay, SLUG, final["alice"])
+    assert "5 / 6 points" in page and "automatic score 2 / 2" in page   # out of 6, not 2
 
 
     # the report: the maximum counts the manual points, each manual cell's progress, and

@@ -36,6 +36,16 @@ from ..intake.notebook import grade_id, parse_notebook, restore_cells
 from .evaluate import released_template
 
 NEEDS_A_PERSON = ("ungraded", "stale", "empty")
+_SOURCES: dict[tuple[str, int], dict[str, str]] = {}   # (sha256, template) -> answer sources
+
+
+class GradeConflict(CnnGradeError):
+    """Another grader changed this answer's grade after the version a grader saw; `theirs` is
+    the newest row (what the web desk shows beside the grade that was refused)."""
+
+    def __init__(self, message: str, theirs: ManualGrade):
+        super().__init__(message)
+        self.theirs = theirs
 
 
 @dataclass(frozen=True)
@@ -161,12 +171,7 @@ def answers(course: Course, slug: str, cell: str | None = None,
         by_key.setdefault((row.student, row.cell), []).append(row)
     found = []
     for sub in subs:
-        try:
-            nb = restore_cells(parse_notebook(store.get(sub.sha256), sub.filename),
-                               template).notebook
-            sources = {grade_id(c): c.source for c in nb.cells if grade_id(c)}
-        except CnnGradeError:   # an ungradable file: every answer is empty
-            sources = {}
+        sources = _answer_sources(store, sub.sha256, sub.filename, template)
         for gid, manual in cells.items():
             if cell is not None and gid != cell:
                 continue
@@ -178,6 +183,21 @@ def answers(course: Course, slug: str, cell: str | None = None,
                                 sub.sha256 if manual.kind == "task" else _digest(source),
                                 state, grade, points, version))
     return found
+
+
+def _answer_sources(store: Store, sha256: str, filename: str,
+                    template: NotebookNode) -> dict[str, str]:
+    """{grade_id: source} of a stored submission rebuilt around the template; kept per process
+    (a stored file never changes: its name is its hash), so that a class's answers are read
+    once, not at every page of the web desk."""
+    key = (sha256, id(template))
+    if key not in _SOURCES:
+        try:
+            nb = restore_cells(parse_notebook(store.get(sha256), filename), template).notebook
+            _SOURCES[key] = {grade_id(c): c.source for c in nb.cells if grade_id(c)}
+        except CnnGradeError:   # an ungradable file: every answer is empty
+            _SOURCES[key] = {}
+    return _SOURCES[key]
 
 
 def next_ungraded(course: Course, slug: str, cell: str | None = None,
@@ -219,10 +239,11 @@ def grade_answer(course: Course, slug: str, student: str, cell: str, items: list
                               seen_version=seen_version)
     except ManualConflict as conflict:
         theirs = conflict.theirs
-        raise CnnGradeError(
+        raise GradeConflict(
             f"{theirs.who} graded {student}'s answer to {cell} at {theirs.made_at} (items "
             f"{', '.join(theirs.items) or 'none'}, comment {theirs.comment!r}) while you were "
-            "grading it; nothing was written: look at their grade and grade again.") from None
+            "grading it; nothing was written: look at their grade and grade again.",
+            theirs) from None
     finally:
         book.close()
     return [a for a in answers(course, slug, cell, student) if a.student == student][0]

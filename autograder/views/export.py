@@ -68,7 +68,8 @@ def manual_note(answer: dict[str, Any]) -> str:
     reads it: its points, the rubric items applied (text, points, comment) and the comment,
     never who graded it; one not graded yet says so."""
     if answer["state"] not in ("graded", "carried", "unchanged"):
-        return f"{answer['cell']}: not graded yet ({number(answer['max'])} points, counted 0)"
+        unit = "point" if answer["max"] == 1 else "points"
+        return f"{answer['cell']}: not graded yet ({number(answer['max'])} {unit}, counted 0)"
     said = {"unchanged": "left as released", "carried": "graded on an earlier, identical "
             "answer"}.get(answer["state"], "graded by hand")
     items = "; ".join(f"{item['points']:+g} {item['text']}"

@@ -71,6 +71,21 @@ def clean_html(html: Any) -> str:
                         strip_comments=True)
 
 
+def answer_html(source: str, cell_type: str) -> str:
+    """One answer a person grades, as HTML for the TA's page: markdown rendered (nbconvert's
+    mistune renderer), code highlighted (pygments, class names only), then made inert by
+    `clean_html` like everything a student wrote."""
+    if cell_type == "code":
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+        html = highlight(source, PythonLexer(), HtmlFormatter())
+    else:
+        from nbconvert.filters.markdown_mistune import markdown2html_mistune
+        html = markdown2html_mistune(source)
+    return clean_html(html)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, list):
         value = "".join(v for v in value if isinstance(v, str))
@@ -278,7 +293,8 @@ def _test_views(results: dict) -> tuple[list[dict], list[dict], list[dict]]:
 def feedback_html(results: dict[str, Any], notebook: Any | None,
                   adjustments: list[dict[str, Any]] | None = None, *, title: str = "",
                   details: dict[str, str] | None = None, notebook_note: str | None = None,
-                  final_score: float | None = None, exporter: Any = None) -> str:
+                  final_score: float | None = None, exporter: Any = None,
+                  final_max: float | None = None) -> str:
     """The feedback page for one student's `results` (Gradescope's results.json shape) and
     executed `notebook` (a NotebookNode, or None with `notebook_note` saying why). Each dict of
     `adjustments` (e.g. {"kind": "late", "points": -2, "text": "2 days late"}) is a row of the
@@ -301,6 +317,7 @@ def feedback_html(results: dict[str, Any], notebook: Any | None,
         student=(details or {}).get("Student") or str(extra.get("student", "")),
         score=f"{results.get('score', 0):g}", max_score=f"{results.get('max_score', 0):g}",
         final=None if final_score is None else f"{final_score:g}",
+        final_max=f"{results.get('max_score', 0) if final_max is None else final_max:g}",
         tests=tests, tables=tables, curves=curves, problems=[str(p) for p in
                                                              extra.get("problems", [])],
         # why nothing could be graded; a grader's own error is for the TA, not the page
@@ -367,19 +384,51 @@ def student_adjustments(grade: FinalGrade) -> list[dict[str, Any]]:
     return rows
 
 
+def _page(course: Course, slug: str, row: GradeRow, adjustments: list[dict[str, Any]] | None,
+          final_score: float | None, exporter: Any = None,
+          final_max: float | None = None) -> tuple[str, str | None]:
+    """One student's feedback page, and the sentence for the TA where their executed notebook
+    is missing or damaged."""
+    assignment = course.assignment(slug)
+    sub = row.submission
+    nb, note, problem = _executed(course, slug, assignment.notebook, row)
+    details = {"Student": sub.student, "Assignment": f"{assignment.title} ({slug})",
+               "Submitted": sub.submitted_at + (" (late)" if sub.late else ""),
+               "Graded": row.graded_at}
+    return feedback_html(row.results, nb, adjustments, title=assignment.title, details=details,
+                         notebook_note=note, final_score=final_score, final_max=final_max,
+                         exporter=exporter), problem
+
+
+def feedback_page(course: Course, slug: str, grade: FinalGrade) -> str:
+    """The feedback page of one student's final grade, as `write_feedback` writes it (for the
+    web desk, which shows it without writing a file)."""
+    final = grade.final_score if _adjusted(grade) else None
+    return _page(course, slug, grade.row, student_adjustments(grade), final, None,
+                 grade.max_score)[0]
+
+
+def _adjusted(grade: FinalGrade) -> bool:
+    """The final grade is not the grader's score: adjusted, or out of more points (the
+    answers graded by hand)."""
+    return abs(grade.final_score - grade.auto_score) > 1e-9 or \
+        abs(grade.max_score - float(grade.row.max_score)) > 1e-9
+
+
 def write_feedback(course: Course, slug: str, student: str | None = None,
                    adjustments: dict[str, list[dict[str, Any]]] | None = None,
                    final_scores: dict[str, float] | None = None) -> FeedbackReport:
     """Write DIR/feedback/<student>/<slug>.html for every graded student of `slug` (or one);
     `adjustments` maps a student to the rows of their page's Adjustments section and
     `final_scores` to their score after them (see feedback_html)."""
-    assignment = course.assignment(slug)
+    course.assignment(slug)   # a clear message for an unknown slug
     student = unicodedata.normalize("NFC", student) if student is not None else None
+    maxima: dict[str, float] = {}
     if adjustments is None and final_scores is None:   # the course's overrides and late policy
         grades = final_grades(course, slug, student)
         adjustments = {g.student: student_adjustments(g) for g in grades}
-        final_scores = {g.student: g.final_score for g in grades
-                        if abs(g.final_score - g.auto_score) > 1e-9}
+        final_scores = {g.student: g.final_score for g in grades if _adjusted(g)}
+        maxima = {g.student: g.max_score for g in grades}
     book = open_gradebook(course.course_dir)
     try:
         with book.snapshot():
@@ -399,17 +448,12 @@ def write_feedback(course: Course, slug: str, student: str | None = None,
     exporter = notebook_exporter()
     for row in rows:
         sub = row.submission
-        nb, note, problem = _executed(course, slug, assignment.notebook, row)
-        if problem:
-            report.problems.append(f"{sub.student}: {problem} (their page says so).")
-        details = {"Student": sub.student, "Assignment": f"{assignment.title} ({slug})",
-                   "Submitted": sub.submitted_at + (" (late)" if sub.late else ""),
-                   "Graded": row.graded_at}
         try:
-            page = feedback_html(row.results, nb, (adjustments or {}).get(sub.student),
-                                 title=assignment.title, details=details, notebook_note=note,
-                                 final_score=(final_scores or {}).get(sub.student),
-                                 exporter=exporter)
+            page, problem = _page(course, slug, row, (adjustments or {}).get(sub.student),
+                                  (final_scores or {}).get(sub.student), exporter,
+                                  maxima.get(sub.student))
+            if problem:
+                report.problems.append(f"{sub.student}: {problem} (their page says so).")
         except Exception as exc:   # one student's page must not stop the class's
             report.problems.append(f"{sub.student}: no feedback page could be made "
                                    f"({type(exc).__name__}: {str(exc)[:200]}).")
@@ -471,7 +515,7 @@ img.curves { max-width: 100%; border: 1px solid #e3e3e8; }
 <body>
 <header>
 <h1>{{ title }}</h1>
-{% if final is not none %}<p class="score">{{ final }} / {{ max_score }} points</p>
+{% if final is not none %}<p class="score">{{ final }} / {{ final_max }} points</p>
 <p>automatic score {{ score }} / {{ max_score }}, adjusted as listed below</p>
 {% else %}<p class="score">{{ score }} / {{ max_score }} points</p>{% endif %}
 <dl class="meta">{% for key, value in details.items() %}<dt>{{ key }}</dt><dd>{{ value }}</dd>
