@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python scripts/bench_runners.py --slug keras-convnet --n 4
 	$(BIN)/python scripts/bench_load.py --styles
 	$(BIN)/python scripts/bench_near_misses.py
+	$(BIN)/python scripts/bench_desk.py
 
 lint: setup
 	$(BIN)/ruff check autograder cli tests scripts
