@@ -464,8 +464,9 @@ _ANSWER_STATE = {"graded": "graded", "carried": "carried over from an earlier su
 def _answers(console: Console, rep, student: str) -> None:
     """`--student ID`: each answer graded by hand, with its points, the rubric items applied
     (their text and points) and the comment."""
+    from rich.console import Group
+    from rich.panel import Panel
     for answer in rep.answers.get(student, []):
-        from rich.panel import Panel
         cell = answer.cell
         rubric = rep.rubrics.get(cell.grade_id)
         points = "–" if answer.points is None else f"{answer.points:g}"
@@ -481,7 +482,6 @@ def _answers(console: Console, rep, student: str) -> None:
                 lines.append(f"\n  {grade.adjustment:+g}  adjustment")
             if grade.comment:
                 lines.append(f"\n  comment: {grade.comment}")
-        from rich.console import Group
         console.print(Panel(Group(_answer_body(answer), Text(), lines),
                             title=Text(f"{cell.grade_id}: {points}/{cell.points:g} (graded by "
                                        "hand)"), title_align="left"))

@@ -84,6 +84,15 @@ def run(*args: str, cwd: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
 
+def imported(nbc: Path, course_dir: Path):
+    """The nbgrader course `nbc` brought in by `cnngrade import-nbgrader`, as a user runs it."""
+    from cnngrade.cli.main import cnngrade
+    out = CliRunner().invoke(cnngrade, ["import-nbgrader", str(nbc), "--course-dir",
+                                        str(course_dir)], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    return load_course(course_dir)
+
+
 def _add_hidden_and_partial_tests(source: Path) -> None:
     nb = nbformat.read(source, as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "correct_squares")
@@ -132,12 +141,7 @@ def graded(tmp_path_factory):
                    f"{name}.ipynb")
     run("autograde", "ps1", cwd=nbc)
 
-    course_dir = tmp_path_factory.mktemp("cnngrade") / "course"
-    from cnngrade.cli.main import cnngrade
-    out = CliRunner().invoke(cnngrade, ["import-nbgrader", str(nbc), "--course-dir",
-                                        str(course_dir)], catch_exceptions=False)
-    assert out.exit_code == 0, out.output
-    course = load_course(course_dir)
+    course = imported(nbc, tmp_path_factory.mktemp("cnngrade") / "course")
     assert course.slugs() == ["ps1-problem1", "ps1-problem2"]
     for name, source in zip(NOTEBOOKS, (nbc / "submitted", inbound), strict=True):
         slug = slug_for("ps1", name)

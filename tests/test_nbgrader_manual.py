@@ -14,10 +14,9 @@ import nbgrader
 import pytest
 from click.testing import CliRunner
 from conftest import submit
-from test_nbgrader_compat import run
+from test_nbgrader_compat import imported, run
 
 from cnngrade.cli.main import cnngrade
-from cnngrade.course.config import load_course
 from cnngrade.grading import manual
 from cnngrade.grading.grade import grade
 from cnngrade.grading.overrides import final_grades
@@ -47,11 +46,7 @@ def both(tmp_path_factory):
                "p1.ipynb")
     run("autograde", "ps1", cwd=nbc)
 
-    course_dir = tmp_path_factory.mktemp("cnngrade-manual") / "course"
-    out = CliRunner().invoke(cnngrade, ["import-nbgrader", str(nbc), "--course-dir",
-                                        str(course_dir)], catch_exceptions=False)
-    assert out.exit_code == 0, out.output
-    course = load_course(course_dir)
+    course = imported(nbc, tmp_path_factory.mktemp("cnngrade-manual") / "course")
     release(course, SLUG)
     assert len(collect(course, SLUG, nbc / "submitted").added) == len(FIXTURES)
     grade(course, SLUG, workers=2)

@@ -104,10 +104,15 @@ def _template(course: Course, slug: str) -> NotebookNode:
     return released_template(course.assignment(slug))
 
 
+def released_cells(course: Course, slug: str) -> dict[str, ManualCell]:
+    """The manually graded cells of `slug`'s released template."""
+    return manual_cells(_template(course, slug))
+
+
 def rubrics(course: Course, slug: str) -> dict[str, Rubric]:
     """Each manual cell's rubric, with the item points edited while grading applied."""
     assignment = course.assignment(slug)
-    cells = manual_cells(_template(course, slug))
+    cells = released_cells(course, slug)
     where = assignment.template_dir / "assignment.toml"
     table = tomllib.loads(where.read_text(encoding="utf-8")).get("manual", {})
     found = parse_rubrics(table, where, {gid: c.points for gid, c in cells.items()})
@@ -204,7 +209,7 @@ def next_ungraded(course: Course, slug: str, cell: str | None = None,
                   student: str | None = None) -> Answer | None:
     """The first answer a person must grade (by cell, then student), or None."""
     todo = [a for a in answers(course, slug, cell, student) if a.state in NEEDS_A_PERSON]
-    order = list(manual_cells(_template(course, slug)))
+    order = list(released_cells(course, slug))
     todo.sort(key=lambda a: (order.index(a.cell.grade_id), a.student))
     return todo[0] if todo else None
 
@@ -268,7 +273,7 @@ def edit_rubric_item(course: Course, slug: str, cell: str, item: str, points: fl
 def progress(course: Course, slug: str) -> list[CellProgress]:
     """Per manual cell: answers, graded (given or carried), left for a person, empty, who
     graded how many, and how often each rubric item was applied."""
-    return progress_of(manual_cells(_template(course, slug)), answers(course, slug))
+    return progress_of(released_cells(course, slug), answers(course, slug))
 
 
 def progress_of(cells: dict[str, ManualCell], found: list[Answer]) -> list[CellProgress]:
@@ -292,7 +297,7 @@ def progress_of(cells: dict[str, ManualCell], found: list[Answer]) -> list[CellP
 def totals(course: Course, slug: str, student: str | None = None) -> dict[str, ManualTotal]:
     """Each student's answers graded by hand, for the final grade (cnngrade.course.policy):
     empty where the notebook has no manual cell."""
-    if not manual_cells(_template(course, slug)):
+    if not released_cells(course, slug):
         return {}
     return totals_of(answers(course, slug, student=student), rubrics(course, slug))
 
@@ -319,8 +324,3 @@ def totals_of(found: list[Answer], rubric_of: dict[str, Rubric] | None = None
             total.points + (answer.points or 0.0), total.max_points + answer.cell.points,
             total.incomplete + (answer.state in NEEDS_A_PERSON), cells)
     return totals
-
-
-def released_cells(course: Course, slug: str) -> dict[str, ManualCell]:
-    """The manually graded cells of `slug`'s released template."""
-    return manual_cells(_template(course, slug))
