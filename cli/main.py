@@ -131,13 +131,21 @@ def _with_progress(run, *args, steps: bool = False, **kwargs):
               show_default=True, help="local: worker processes here; ray: a Ray cluster.")
 @click.option("--address", help="The Ray cluster (e.g. ray://head:10001 or auto); default: a "
               "local Ray instance started for this run.")
+@click.option("--keras-backend", type=click.Choice(["tensorflow", "jax", "torch"]),
+              help="KERAS_BACKEND of the kernels and the checks (default: the assignment's "
+                   "keras_backend, else tensorflow).")
+@click.option("--gpu-slots", type=click.IntRange(min=1), help="Submissions sharing one GPU at "
+              "once, each capped to its share of the GPU's memory (default: the assignment's "
+              "gpu_slots, else 1).")
 @course_option
 def grade_cmd(slug: str, student: str | None, workers: int | None, force: bool, runner: str,
-              address: str | None, course_dir: Path) -> None:
+              address: str | None, keras_backend: str | None, gpu_slots: int | None,
+              course_dir: Path) -> None:
     """Execute each latest submission in the sandbox and run the hidden tests."""
     from cnngrade import grade
     summary = _with_progress(grade, _course(course_dir), slug, student=student,
-                             workers=workers, force=force, runner=runner, address=address)
+                             workers=workers, force=force, runner=runner, address=address,
+                             keras_backend=keras_backend, gpu_slots=gpu_slots)
     render.grade(console, summary)
 
 

@@ -117,6 +117,12 @@ class Assignment:
     # for kind = "nbgrader": the nbgrader assignment and notebook (stem) it was imported from,
     # so that collect reads nbgrader's submitted/ and exchange folders
     nbgrader_assignment: str | None = None
+    # the Keras backend of the student's kernel and of the checker (KERAS_BACKEND)
+    keras_backend: str = "tensorflow"
+    # GPU packing (gpu = true): up to `gpu_slots` submissions share one GPU at a time, each
+    # kernel capped to `gpu_memory` bytes of it (None: an equal share, 1 / gpu_slots)
+    gpu_slots: int = 1
+    gpu_memory: int | None = None
 
     @property
     def template(self) -> Path:
@@ -132,6 +138,7 @@ DEDUCT_FROM = ("max_score", "score")
 LATE_POLICY_KEYS = ("penalty", "percent_per_day", "max_percent", "grace_minutes", "deduct_from",
                     "timezone")
 LATE_ASSIGNMENT_KEYS = ("deadline", "extensions")
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 CANVAS_STUDENT_IDS = ("none", "sis_login_id", "sis_user_id")
 MOODLE_USER_FIELDS = ("username", "idnumber", "email")
 EXPORT_KEYS = ("canvas_student_id", "canvas_columns", "moodle_user_field", "moodle_email_domain")
@@ -240,12 +247,32 @@ class Course:
                 nbgrader_assignment=(str(data["nbgrader"]["assignment"])
                                      if isinstance(data.get("nbgrader"), dict)
                                      and "assignment" in data["nbgrader"] else None),
+                keras_backend=keras_backend(data.get("keras_backend", "tensorflow"), where),
+                gpu_slots=gpu_slots(data.get("gpu_slots", 1), where),
+                gpu_memory=(parse_size(data["gpu_memory"], where)
+                            if data.get("gpu_memory") is not None else None),
             )
         except KeyError as missing:
             raise ConfigError(f"{where} has no {missing} setting; add it (see README, "
                               "'Adding an assignment').") from None
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where} has a setting of the wrong type ({exc}); fix it.") from None
+
+
+def keras_backend(value: object, where: str) -> str:
+    """A Keras backend's name, or one clear sentence saying which ones there are."""
+    if value not in KERAS_BACKENDS:
+        raise ConfigError(f"{where}: keras_backend = {value!r} is not a Keras backend; use "
+                          "\"tensorflow\", \"jax\" or \"torch\".")
+    return str(value)
+
+
+def gpu_slots(value: object, where: str) -> int:
+    """How many submissions may share one GPU: a whole number from 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: gpu_slots = {value!r}; write a whole number of "
+                          "submissions per GPU, 1 or more.")
+    return value
 
 
 def _kind(value: object, where: str) -> str:

@@ -39,7 +39,14 @@ def suite_hash(assignment: Assignment) -> str:
         digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(_settings(path) if path.name == "assignment.toml" else
                       path.read_bytes() if path.is_file() else b"<missing>")
+    digest.update(_backend(assignment))
     return digest.hexdigest()[:16]
+
+
+def _backend(assignment: Assignment) -> bytes:
+    """The Keras backend where it is not the default: `--keras-backend jax` grades anew."""
+    return b"" if assignment.keras_backend == "tensorflow" else \
+        f"keras_backend={assignment.keras_backend}".encode()
 
 
 def _settings(path: Path) -> bytes:
@@ -61,13 +68,14 @@ def exec_hash(assignment: Assignment) -> str:
     for path in [assignment.solution, *(assignment.template_dir / r
                                         for r in assignment.public_files)]:
         digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    digest.update(_backend(assignment))
     return digest.hexdigest()[:16]
 
 
 def env_hash() -> str:
     parts = [platform.python_version(), sandbox_kind()]
     for dist in ("cnngrade", "numpy", "scipy", "keras", "tensorflow", "tensorflow-cpu",
-                 "ipykernel", "nbclient", "pytest"):
+                 "jax", "jaxlib", "torch", "ipykernel", "nbclient", "pytest"):
         try:
             parts.append(f"{dist}={metadata.version(dist)}")
         except metadata.PackageNotFoundError:

@@ -17,10 +17,12 @@ from nbformat import NotebookNode
 from ..course.config import Assignment
 from ..course.data import DataLayout, data_layout
 from ..intake.notebook import grade_id, load_template, parse_notebook, restore_cells
+from ..sandbox.gpu_share import GpuShare
 from ..sandbox.proxy import StudentProxy
 from ..sandbox.student_kernel import KernelGone, StudentKernel
 from .cache_keys import env_hash, exec_hash
 from .evaluation import Evaluation, slowest
+from .keras_backend import use_backend
 from .kernel_hooks import FIT_RECORDER
 from .replay import Recorder, Replayer
 from .suite_runner import run_suite
@@ -60,22 +62,30 @@ def answer_sources(notebook: NotebookNode, template: NotebookNode) -> dict[str, 
 
 def evaluate(data: bytes, name: str, assignment: Assignment, suite_dir: Path,
              seed: int | None = None, layout: DataLayout | None = None,
-             threads: int | None = None, template: NotebookNode | None = None) -> Evaluation:
+             threads: int | None = None, template: NotebookNode | None = None,
+             gpu_share: GpuShare | None = None, warm: bool = False) -> Evaluation:
     """Parse, restore, execute in the sandbox, and run `suite_dir` against the kernel.
     `template` is the released notebook where the solution is not at hand (a student's machine:
-    cnngrade.intake.release_manifest). Raises SubmissionError when the file is not a gradable
-    notebook."""
+    cnngrade.intake.release_manifest). `gpu_share`: the kernel's share of its GPU. `warm`: more
+    submissions follow in this process, so the next one's kernel is started now (it boots while
+    this one is graded; see StudentKernel.start_ahead). The kernel and
+    this process's checks use the assignment's Keras backend. Raises SubmissionError when the
+    file is not a gradable notebook."""
+    use_backend(assignment.keras_backend)
     if assignment.kind == "nbgrader":   # the notebook's own grade cells are the tests
         from .nbgrader_compat import evaluate_nbgrader
-        return evaluate_nbgrader(data, name, assignment, layout, threads)
+        return evaluate_nbgrader(data, name, assignment, layout, threads, gpu_share, warm)
     template = template if template is not None else released_template(assignment)
     restored = prepare(data, name, assignment, template)
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))
-    with StudentKernel(restored.notebook, assignment.limits, gpu=assignment.gpu,
-                       files=files, data=binds, threads=threads,
-                       preamble=FIT_RECORDER) as kernel:
+    with StudentKernel.ready(restored.notebook, assignment.limits, gpu=assignment.gpu,
+                             files=files, data=binds, threads=threads,
+                             preamble=FIT_RECORDER, keras_backend=assignment.keras_backend,
+                             gpu_share=gpu_share) as kernel:
+        if warm:
+            kernel.start_ahead()
         try:
             report = kernel.run_notebook()
         except KernelGone:
@@ -118,6 +128,7 @@ def evaluate_replay(record: bytes, assignment: Assignment,
                     layout: DataLayout | None = None) -> Evaluation | None:
     """The current suite against the recorded kernel answers, with the recorded seed; None when
     the suite asks something new (the submission must then be executed again)."""
+    use_backend(assignment.keras_backend)
     replayer = Replayer(record)
     meta = replayer.meta
     if not isinstance(meta.get("answers"), dict):   # recorded before answers were kept

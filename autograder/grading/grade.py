@@ -13,18 +13,22 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..course.config import Assignment, Course
+from ..course.config import gpu_slots as config_slots
+from ..course.config import keras_backend as config_backend
 from ..course.data import DataLayout
 from ..course.errors import CnnGradeError, SubmissionError
 from ..course.gradebook import open_gradebook
 from ..course.store import Store, atomic_write
+from ..sandbox.gpu_share import GpuShare, gpu_memory_total, slots_that_fit
 from ..sandbox.walls import sandbox_kind
 from .cache_keys import env_hash, suite_hash
 from .evaluate import evaluate, evaluate_replay, replay_matches
+from .keras_backend import check_backend
 from .results import build_results, ungradable
 from .runners import RUNNERS, detect_gpus, run_local, run_ray
 from .suite_runner import TestResult
@@ -49,6 +53,8 @@ class GradeJob:
     # set when this is the run again alone of a submission a wall-clock limit stopped while
     # others ran beside it: what stopped it the first time (cnngrade.grading.runners)
     rerun_of: tuple[str, ...] | None = None
+    # more jobs follow on this worker: start the next kernel now (cnngrade.grading.runners)
+    warm: bool = False
 
 
 @dataclass
@@ -86,12 +92,17 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
     if job.gpu is not None:   # this worker grades one job at a time: pin it to its GPU
         os.environ["CUDA_VISIBLE_DEVICES"] = job.gpu
         extra["gpu"] = job.gpu
+    if asg.gpu:
+        extra["gpu_slots"] = asg.gpu_slots
+    if asg.keras_backend != "tensorflow":
+        extra["keras_backend"] = asg.keras_backend
     try:
         try:
             ev = evaluate_replay(job.replay, asg, job.data_layout) if job.replay else None
             if ev is None:
                 ev = evaluate(job.data, f"{job.student}/{job.filename}", asg, asg.suite_dir,
-                              job.seed, job.data_layout, job.threads)
+                              job.seed, job.data_layout, job.threads,
+                              gpu_share=gpu_share_of(job), warm=job.warm and not asg.gpu)
         except SubmissionError as exc:
             return GradeOutcome(job.submission_id, job.student, "ungradable",
                                 ungradable(str(exc), asg.points, extra), time.monotonic() - start)
@@ -129,6 +140,38 @@ def grade_submission(job: GradeJob) -> GradeOutcome:
         return GradeOutcome(job.submission_id, job.student, "grader-error",
                             ungradable(f"Grader error: {detail}", asg.points, extra),
                             time.monotonic() - start)
+
+
+def runner_options(assignment: Assignment, keras_backend: str | None,
+                   gpu_slots: int | None) -> Assignment:
+    """The assignment with the runner's options in place of its own settings."""
+    changes: dict[str, Any] = {}
+    if keras_backend is not None:
+        changes["keras_backend"] = config_backend(keras_backend, "--keras-backend")
+    if gpu_slots is not None:
+        changes["gpu_slots"] = config_slots(gpu_slots, "--gpu-slots")
+    return replace(assignment, **changes) if changes else assignment
+
+
+def packed_slots(assignment: Assignment, gpus: list[str]) -> int:
+    """Submissions per GPU at once: the assignment's gpu_slots, fewer where that many of its
+    gpu_memory would not fit in the first GPU's memory."""
+    if not assignment.gpu or not gpus:
+        return 1
+    return slots_that_fit(assignment.gpu_slots, assignment.gpu_memory,
+                          gpu_memory_total(gpus[0]))
+
+
+def gpu_share_of(job: GradeJob) -> GpuShare | None:
+    """The kernel's share of the GPU its job runs on (the local runner's pin, else the one Ray
+    or the environment gave this process)."""
+    asg = job.assignment
+    if not asg.gpu:
+        return None
+    device = job.gpu if job.gpu is not None else (
+        os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip() or None)
+    return GpuShare(device, asg.gpu_slots, asg.gpu_memory,
+                    gpu_memory_total(device) if device else None)
 
 
 def worker_died(job: GradeJob, exc: BaseException) -> GradeOutcome:
@@ -199,14 +242,16 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
           on_start: Callable[[int], None] | None = None,
           on_done: Callable[[GradeOutcome], None] | None = None,
           runner: str = "local", address: str | None = None,
-          on_plan: Callable[[str], None] | None = None) -> GradeSummary:
+          on_plan: Callable[[str], None] | None = None, keras_backend: str | None = None,
+          gpu_slots: int | None = None) -> GradeSummary:
     """Grade the latest submission of every student (or one) of `slug`, on the `runner`
     ("local": `workers` processes here, None: as many as the machine and the assignment allow
     (cnngrade.grading.worker_plan); "ray": the Ray cluster at `address`). `on_plan` is told in one
-    line how many at a time and with how many threads each."""
+    line how many at a time and with how many threads each. `keras_backend` and `gpu_slots`
+    override the assignment's (runner options)."""
     if runner not in RUNNERS:
         raise CnnGradeError(f"Unknown runner '{runner}'; use one of {', '.join(RUNNERS)}.")
-    assignment = course.assignment(slug)
+    assignment = runner_options(course.assignment(slug), keras_backend, gpu_slots)
     if assignment.kind == "cnngrade" and not assignment.suite_dir.is_dir():
         raise CnnGradeError(f"The hidden suite {assignment.suite_dir} is missing; every "
                             "assignment needs autograder/suites/<slug>/.")
@@ -240,16 +285,21 @@ def grade(course: Course, slug: str, student: str | None = None, workers: int | 
             if on_start:
                 on_start(len(jobs))
             if runner == "ray":
-                summary.plan = (f"Grading {len(jobs)} submission(s) as Ray tasks, each asking "
-                                "for as many CPUs as its kernel gets threads.")
+                gpu = (f", {assignment.gpu_slots} per GPU" if assignment.gpu else "")
+                summary.plan = (f"Grading {len(jobs)} submission(s) on Ray, each asking for as "
+                                f"many CPUs as its kernel gets threads{gpu}.")
                 outcomes = run_ray(jobs, grade_submission, address, crashed=worker_died)
             else:
+                if jobs:
+                    check_backend(assignment.keras_backend)
                 gpus = detect_gpus() if assignment.gpu else []
-                plan = plan_workers(assignment.limits, len(jobs), workers, gpus=len(gpus))
+                slots = packed_slots(assignment, gpus)
+                plan = plan_workers(assignment.limits, len(jobs), workers, gpus=len(gpus),
+                                    gpu_slots=slots)
                 summary.plan = plan.describe(len(jobs))
                 outcomes = run_local(jobs, plan.workers, grade_submission, gpus,
                                      threads=plan.threads, alone_threads=plan.alone_threads,
-                                     crashed=worker_died)
+                                     crashed=worker_died, gpu_slots=slots)
             if on_plan and jobs:
                 on_plan(summary.plan)
             for outcome in outcomes:

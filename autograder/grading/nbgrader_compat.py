@@ -69,6 +69,7 @@ from ..course.errors import ConfigError, SubmissionError
 from ..course.store import atomic_write
 from ..intake.notebook import grade_id, parse_notebook
 from ..intake.release import render_release
+from ..sandbox.gpu_share import GpuShare
 from ..sandbox.student_kernel import KernelGone, StudentKernel
 from .evaluation import Evaluation, slowest
 from .suite_runner import MAX_MESSAGE, TestResult
@@ -295,8 +296,8 @@ def _on_cell_executed(**kwargs: Any) -> None:
 class NbgraderKernel(StudentKernel):
     """StudentKernel with nbgrader's record of errors the notebook hid."""
 
-    def _start(self) -> None:
-        super()._start()
+    def _connect(self) -> None:
+        super()._connect()
         assert self.client is not None
         self.client.on_cell_executed = _on_cell_executed
 
@@ -373,7 +374,8 @@ def score_cells(executed: NotebookNode, source: Source) -> list[TestResult]:
 
 
 def evaluate_nbgrader(data: bytes, name: str, assignment: Assignment,
-                      layout: DataLayout | None = None, threads: int | None = None) -> Evaluation:
+                      layout: DataLayout | None = None, threads: int | None = None,
+                      gpu_share: GpuShare | None = None, warm: bool = False) -> Evaluation:
     """Grade one submission of an nbgrader assignment as `nbgrader autograde` would; returns an
     Evaluation. Raises SubmissionError when the file cannot be graded."""
     source = source_of(assignment)
@@ -382,8 +384,12 @@ def evaluate_nbgrader(data: bytes, name: str, assignment: Assignment,
     files = {rel: (assignment.template_dir / rel).read_bytes() for rel in assignment.public_files}
     layout = layout or data_layout({})
     binds = tuple(layout.sandbox_binds(assignment.data))
-    with NbgraderKernel(nb, assignment.limits, gpu=assignment.gpu, files=files,
-                        data=binds, threads=threads) as kernel:
+    with NbgraderKernel.ready(nb, assignment.limits, gpu=assignment.gpu, files=files,
+                              data=binds, threads=threads,
+                              keras_backend=assignment.keras_backend,
+                              gpu_share=gpu_share) as kernel:
+        if warm:   # the next submission's kernel boots while this one runs
+            kernel.start_ahead()
         try:
             report = kernel.run_notebook()
         except KernelGone:

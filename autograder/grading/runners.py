@@ -1,16 +1,25 @@
 """Where submissions are graded: the local runner (a pool of worker processes on this machine,
-the embedded default) or the Ray runner (one Ray task per submission on an existing cluster).
+the embedded default) or the Ray runner (an existing Ray cluster: a pool of actors for CPU work,
+one task per submission for GPU work).
 Both take jobs and the function that grades one (cnngrade.grading.grade passes GradeJobs and
 `grade_submission`, and `crashed`, which turns a worker that died into an outcome) and yield the
 outcomes as they finish; only the caller (the driver) writes results and the gradebook. A runner
-knows nothing of grading beyond a job's `assignment`, `threads`, `gpu` and `rerun_of`, and an
-outcome's `results`. The sandbox always runs inside the worker: a runner schedules, it does not
-isolate.
+knows nothing of grading beyond a job's `assignment`, `threads`, `gpu`, `rerun_of` and `warm`,
+and an outcome's `results`. The sandbox always runs inside the worker: a runner schedules, it
+does not isolate.
 
-GPUs: when an assignment says `gpu = true`, the local runner grades at most one submission per
-GPU at a time, pinned with CUDA_VISIBLE_DEVICES; the Ray runner asks for `num_gpus=1` and Ray
-pins the task. Which GPUs the local runner uses: CNNGRADE_GPUS ("0,1"; "" for none) if set, else
-CUDA_VISIBLE_DEVICES if set, else the GPUs `nvidia-smi -L` lists.
+GPUs: when an assignment says `gpu = true`, the local runner grades at most `gpu_slots`
+submissions per GPU at a time (GPU packing; 1 by default), each pinned with CUDA_VISIBLE_DEVICES
+and capped to its share of the GPU's memory (cnngrade.sandbox.gpu_share); the Ray runner asks
+for `num_gpus = 1 / gpu_slots` and Ray pins the task. Which GPUs the local runner uses:
+CNNGRADE_GPUS ("0,1"; "" for none) if set, else CUDA_VISIBLE_DEVICES if set, else the GPUs
+`nvidia-smi -L` lists.
+
+Warm kernels: a worker that will grade another job after this one (the job's `warm`) starts
+the next sandboxed kernel while this one runs, so the next submission does not wait for its
+kernel to boot; each submission still gets a fresh kernel of its own. Worker processes are
+reused from job to job (the local pool's processes, the Ray runner's actors for CPU work), so
+the trusted side's imports are paid once per worker.
 
 Threads: each job carries the CPU threads its kernel may use (cnngrade.grading.worker_plan);
 the Ray runner asks for as many CPUs per task, so Ray never puts more kernel threads on a node
@@ -72,16 +81,29 @@ def stopped_by_wall(outcome: Any) -> bool:
 
 
 def _again_alone(job: Any, first: Any, threads: int | None) -> Any:
-    return replace(job, threads=threads, rerun_of=tuple(
-        str(s) for s in first.results["extra_data"]["wall_stops"]))
+    return _warm(replace(job, threads=threads, rerun_of=tuple(
+        str(s) for s in first.results["extra_data"]["wall_stops"])), False)
+
+
+def _warm(job: Any, more: bool) -> Any:
+    """The job, told whether more jobs follow on its worker (then the worker starts the next
+    sandboxed kernel while this job runs: warm kernels, never one kernel for two jobs)."""
+    return replace(job, warm=more) if hasattr(job, "warm") else job
+
+
+def gpu_slot_list(gpus: list[str], per_gpu: int, workers: int) -> list[str]:
+    """The slots of `workers` workers on `gpus`, `per_gpu` at most on each, spread over the
+    GPUs first (["0", "1", "0", "1"] for two GPUs, two slots each, four workers)."""
+    return [gpu for _ in range(max(1, per_gpu)) for gpu in gpus][:workers]
 
 
 def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
               gpus: list[str] | None = None, threads: int | None = None,
-              alone_threads: int | None = None, crashed: Crashed | None = None
-              ) -> Iterator[Any]:
+              alone_threads: int | None = None, crashed: Crashed | None = None,
+              gpu_slots: int = 1) -> Iterator[Any]:
     """`workers` submissions at a time in fresh worker processes, each kernel with `threads`
-    CPU threads (None: the assignment's own); GPU assignments one per GPU. A submission stopped
+    CPU threads (None: the assignment's own); GPU assignments at most `gpu_slots` per GPU (a
+    finished job's slot, and so its GPU, goes to the next job). A submission stopped
     by a wall-clock limit while others ran beside it is graded again alone at the end, with
     `alone_threads`. A job whose worker process dies becomes `crashed(job, exc)` (None: the
     exception is raised)."""
@@ -90,7 +112,8 @@ def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
     workers = max(1, workers or os.cpu_count() or 1)
     gpus = detect_gpus() if gpus is None else gpus
     use_gpus = bool(gpus) and jobs[0].assignment.gpu
-    slots: list[str | None] = list(gpus[:workers]) if use_gpus else [None] * workers
+    slots: list[str | None] = (list(gpu_slot_list(gpus, gpu_slots, workers)) if use_gpus
+                               else [None] * workers)
     slots = slots[:len(jobs)]
     context = multiprocessing.get_context("spawn")
     queue = [replace(job, threads=threads) for job in jobs]
@@ -99,9 +122,11 @@ def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
         pending: dict[Future, tuple[Any, str | None]] = {}
         company: set[Future] = set()   # jobs that had another job running beside them
 
-        def submit(slot: str | None, job: Any | None = None) -> None:
-            job = job if job is not None else queue.pop(0)
+        def submit(slot: str | None) -> None:
+            job = queue.pop(0)
             job = replace(job, gpu=slot) if use_gpus else job
+            # a job for this worker after this one (fewer left than workers: maybe not)
+            job = _warm(job, len(queue) >= len(slots))
             future = pool.submit(grade, job)
             if pending:
                 company.update(pending, [future])
@@ -144,14 +169,33 @@ def ray_threads(declared: int, jobs: int, nodes: list[dict]) -> tuple[int, int]:
     return max(1, min(largest, sum(cpus) // max(1, jobs))), largest
 
 
+def ray_gpus(job: Any) -> float:
+    """The GPUs a Ray task of `job` asks for: 1 / gpu_slots for a GPU assignment, else 0."""
+    asg = job.assignment
+    return round(1 / max(1, int(getattr(asg, "gpu_slots", 1))), 6) if asg.gpu else 0
+
+
+class _Worker:
+    """A Ray actor that grades job after job in one worker process: the trusted side's imports
+    (Python's, the checker's, TensorFlow's or JAX's) are paid once per worker, while each
+    student's code still runs in a fresh sandboxed kernel per submission (`grade` starts one)."""
+
+    def __init__(self, grade: Callable[[Any], Any]):
+        self.grade = grade
+
+    def run(self, job: Any) -> Any:
+        return self.grade(job)
+
+
 def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = None,
             threads: int | None = None, crashed: Crashed | None = None) -> Iterator[Any]:
-    """One Ray task per submission on the cluster at `address` (None: a local Ray instance,
-    started here and stopped afterwards). Each task runs in a fresh worker process
-    (`max_calls=1`, so TensorFlow's GPU memory is freed), asks for as many CPUs as its kernel
-    gets threads (`threads`, else see ray_threads) and for one GPU where the assignment needs
-    one; the outcomes come back to this process, which alone writes them. A task stopped by a
-    wall-clock limit while other tasks ran is run again alone at the end."""
+    """The jobs on the Ray cluster at `address` (None: a local Ray instance, started here and
+    stopped afterwards). CPU work: a pool of actors (cnngrade's worker processes, reused from job
+    to job; as many as the cluster's CPUs hold), each asking for as many CPUs as its kernels get
+    threads (`threads`, else see ray_threads). GPU work: one task per submission in a fresh worker
+    process (`max_calls=1`, so the GPU memory is freed), asking for 1 / gpu_slots of a GPU. The
+    outcomes come back to this process, which alone writes them. A job stopped by a wall-clock
+    limit while other jobs ran is run again alone at the end."""
     if not jobs:
         return
     try:
@@ -176,38 +220,107 @@ def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = 
                                 "ray://head:10001 or auto) and that the cluster runs the same "
                                 "Python and cnngrade.") from None
     try:
-        share, alone = ray_threads(int(jobs[0].assignment.limits.threads), len(jobs),
-                                   ray.nodes())
+        nodes = ray.nodes()
+        share, alone = ray_threads(int(jobs[0].assignment.limits.threads), len(jobs), nodes)
         share = threads or share
-        task = ray.remote(max_calls=1)(grade)
-
-        def start(job: Any, cpus: int) -> Any:
-            return task.options(num_cpus=cpus, num_gpus=1 if job.assignment.gpu else 0
-                                ).remote(replace(job, threads=cpus))
-
-        def finished(ref: Any, job: Any) -> Any:
-            try:
-                return ray.get(ref)
-            except Exception as exc:   # the task's worker died
-                return _outcome(crashed, job, exc)
-
-        refs = {start(job, share): job for job in jobs}
-        company = len(refs) > 1
-        held = []
-        while refs:
-            done, _ = ray.wait(list(refs), num_returns=1)
-            for ref in done:
-                job = refs.pop(ref)
-                outcome = finished(ref, job)
-                if company and stopped_by_wall(outcome):
-                    held.append((job, outcome))
-                else:
-                    yield outcome
-        for job, first in held:   # one at a time, nothing of this run beside it
-            again = _again_alone(job, first, alone)
-            ref = task.options(num_cpus=alone, num_gpus=1 if job.assignment.gpu else 0
-                               ).remote(again)
-            yield finished(ref, job)
+        if jobs[0].assignment.gpu:
+            yield from _ray_tasks(ray, jobs, grade, share, alone, crashed)
+        else:
+            cpus = sum(int(n.get("Resources", {}).get("CPU", 0)) for n in nodes
+                       if n.get("Alive", True))
+            yield from _ray_actors(ray, jobs, grade, share, alone, crashed,
+                                   max(1, min(len(jobs), cpus // max(1, share))))
     finally:
         if started:
             ray.shutdown()
+
+
+def _ray_finished(ray: Any, ref: Any, job: Any, crashed: Crashed | None) -> Any:
+    try:
+        return ray.get(ref)
+    except Exception as exc:   # the task's or actor's worker died
+        return _outcome(crashed, job, exc)
+
+
+def _ray_tasks(ray: Any, jobs: list[Any], grade: Callable[[Any], Any], share: int, alone: int,
+               crashed: Crashed | None) -> Iterator[Any]:
+    """GPU jobs: one task each, in a fresh worker process, 1 / gpu_slots of a GPU."""
+    task = ray.remote(max_calls=1)(grade)
+
+    def start(job: Any, cpus: int) -> Any:
+        return task.options(num_cpus=cpus, num_gpus=ray_gpus(job)).remote(
+            replace(job, threads=cpus))
+
+    refs = {start(job, share): job for job in jobs}
+    company = len(refs) > 1
+    held = []
+    while refs:
+        done, _ = ray.wait(list(refs), num_returns=1)
+        for ref in done:
+            job = refs.pop(ref)
+            outcome = _ray_finished(ray, ref, job, crashed)
+            if company and stopped_by_wall(outcome):
+                held.append((job, outcome))
+            else:
+                yield outcome
+    for job, first in held:   # one at a time, nothing of this run beside it
+        again = _again_alone(job, first, alone)
+        ref = task.options(num_cpus=alone, num_gpus=ray_gpus(job)).remote(again)
+        yield _ray_finished(ray, ref, job, crashed)
+
+
+def _ray_actors(ray: Any, jobs: list[Any], grade: Callable[[Any], Any], share: int, alone: int,
+                crashed: Crashed | None, size: int) -> Iterator[Any]:
+    """CPU jobs on a pool of `size` actors; a finished actor takes the next job, a dead one is
+    replaced (its job becomes `crashed`)."""
+    actor_class = ray.remote(_Worker)
+
+    def new_actor(cpus: int) -> Any:
+        return actor_class.options(num_cpus=cpus).remote(grade)
+
+    queue = [replace(job, threads=share) for job in jobs]
+    running: dict[Any, tuple[Any, Any]] = {}   # ref -> (job, actor)
+
+    def next_job() -> Any:
+        job = queue.pop(0)
+        return _warm(job, len(queue) >= size)   # the actor will get another one
+
+    for actor in [new_actor(share) for _ in range(size)]:
+        job = next_job()
+        running[actor.run.remote(job)] = (job, actor)
+    company = len(running) > 1
+    held = []
+    while running:
+        done, _ = ray.wait(list(running), num_returns=1)
+        for ref in done:
+            job, actor = running.pop(ref)
+            outcome = _ray_finished(ray, ref, job, crashed)
+            if _actor_died(ray, ref):
+                actor = new_actor(share)
+            if company and stopped_by_wall(outcome):
+                held.append((job, outcome))
+            else:
+                yield outcome
+            if queue:
+                job = next_job()
+                running[actor.run.remote(job)] = (job, actor)
+            else:
+                ray.kill(actor)
+    if held:   # one at a time on one actor with every core of a node, nothing beside it
+        actor = new_actor(alone)
+        for job, first in held:
+            ref = actor.run.remote(_again_alone(job, first, alone))
+            yield _ray_finished(ray, ref, job, crashed)
+            if _actor_died(ray, ref):
+                actor = new_actor(alone)
+        ray.kill(actor)
+
+
+def _actor_died(ray: Any, ref: Any) -> bool:
+    try:
+        ray.get(ref, timeout=0)
+    except ray.exceptions.RayActorError:
+        return True
+    except Exception:   # any other failure left the actor alive
+        return False
+    return False

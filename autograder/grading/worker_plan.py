@@ -7,7 +7,8 @@ the grader never oversubscribes the cores it uses.
   threads per kernel; by default one worker per core, which is the fastest use of the cores
   (one training kernel per core wastes less on synchronisation than one kernel on two).
 - By default never more workers than the memory holds kernels at their memory limit, nor more
-  than there are submissions; a GPU assignment at most one per GPU.
+  than there are submissions; a GPU assignment at most `gpu_slots` per GPU (GPU packing:
+  cnngrade.sandbox.gpu_share caps each kernel's share of the GPU's memory).
 - A submission graded again alone (see cnngrade.grading.runners) gets every core the runner uses.
 
 The compute limits count each kernel's own CPU time (cnngrade.sandbox.cputime), so the threads a
@@ -36,12 +37,13 @@ class WorkerPlan:
     chosen: bool                 # True: the workers were chosen here; False: asked for
     clock: str                   # "cpu": limits count CPU time; "wall": the wall clock
     gpus: int = 0
+    gpu_slots: int = 1           # submissions per GPU at once
 
     def describe(self, jobs: int) -> str:
         """One line: what was chosen, and why."""
         mem = f", {self.memory / 1024**3:.0f} GiB memory" if self.memory else ""
         why = (f"chosen from {self.cores} core(s){mem}, {_gib(self.kernel_memory)} per kernel"
-               + (f", {self.gpus} GPU(s)" if self.gpus else "")
+               + (f", {self.gpus} GPU(s) x {self.gpu_slots} slot(s)" if self.gpus else "")
                if self.chosen else f"as asked, on {self.cores} core(s)")
         over = ("; more kernel threads than cores: kernels share cores, which slows them "
                 "but does not change their grade" if self.workers * self.threads > self.cores
@@ -57,7 +59,8 @@ def _gib(size: int) -> str:
 
 
 def plan_workers(limits, jobs: int, workers: int | None = None, *, gpus: int = 0,
-                 cores: int | None = None, memory: int | None = -1) -> WorkerPlan:
+                 cores: int | None = None, memory: int | None = -1,
+                 gpu_slots: int = 1) -> WorkerPlan:
     """The plan for grading `jobs` submissions of an assignment with `limits`
     (cnngrade.course.config.Limits); `workers` as asked (None: chosen here). `cores` and `memory`
     default to this machine's (tests pass their own)."""
@@ -71,9 +74,9 @@ def plan_workers(limits, jobs: int, workers: int | None = None, *, gpus: int = 0
                      if memory else by_cpu)
         workers = min(by_cpu, by_memory)
         if gpus:
-            workers = min(workers, gpus)
+            workers = min(workers, gpus * gpu_slots)
     workers = max(1, min(int(workers), max(1, jobs)))
     threads = declared if declared > 0 else max(1, cores // workers)
     alone = declared if declared > 0 else cores
     return WorkerPlan(workers, threads, alone, cores, memory, int(limits.memory), chosen,
-                      "cpu" if cputime.available() else "wall", gpus)
+                      "cpu" if cputime.available() else "wall", gpus, gpu_slots)

@@ -4,7 +4,10 @@ then runs the checker's calls."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import multiprocessing.util
 import shutil
 import tempfile
 import time
@@ -17,10 +20,26 @@ from nbformat import NotebookNode
 
 from ..course.config import Limits
 from . import cputime
+from .gpu_share import GPU_PREAMBLE, GpuShare
 from .jupyter import CappedNotebookClient, new_kernel_manager
 from .walls import SandboxPlan, prepare_dirs
 
 ANSWER_OUTPUT_CAP = 96 * 1024 * 1024
+
+
+# the kernel started ahead for this process's next submission (StudentKernel.start_ahead)
+_SPARE: list[StudentKernel] = []
+
+
+@functools.cache
+def _stop_spares_at_exit() -> None:
+    """Stop a kernel started ahead when this process exits (a runner's worker process exits
+    through multiprocessing, which runs its finalizers but not atexit's)."""
+    def stop() -> None:
+        while _SPARE:
+            _SPARE.pop().__exit__()
+    atexit.register(stop)
+    multiprocessing.util.Finalize(None, stop, exitpriority=10)
 
 
 class KernelGone(Exception):
@@ -62,37 +81,48 @@ class StudentKernel:
     def __init__(self, nb: NotebookNode, limits: Limits, *, gpu: bool = False,
                  files: dict[str, bytes] | None = None,
                  data: tuple[tuple[Path, str], ...] = (), threads: int | None = None,
-                 preamble: str = ""):
+                 preamble: str = "", keras_backend: str = "tensorflow",
+                 gpu_share: GpuShare | None = None):
         self.nb = nb
         # grader-written code run in each fresh kernel before the notebook's cells (e.g.
         # cnngrade.grading.kernel_hooks.FIT_RECORDER); untrusted once it runs there
-        self.preamble = preamble
+        self.preamble = (GPU_PREAMBLE + preamble) if gpu else preamble
         self.limits = limits
         self.files = files or {}
         self._tmp = Path(tempfile.mkdtemp(prefix="cnngrade-"))
         self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._tmp / "sock",
                                 limits=limits, gpu=gpu, data=data,
-                                threads=threads)
+                                threads=threads, keras_backend=keras_backend,
+                                gpu_share=gpu_share)
         self.skipped: dict[int, str] = {}   # cell index -> why it is no longer run
         self._done: set[int] = set()        # cells that ran to the end (with or without error)
         self.client: CappedNotebookClient | None = None
         self.report = ExecutionReport(clock="cpu" if cputime.available() else "wall")
         self._deadline = 0.0
+        self._launched = False   # a kernel process was started and has not been connected
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> StudentKernel:
         prepare_dirs(self.plan)
+        self._write_files()
+        return self
+
+    def _write_files(self) -> None:
         for name, data in self.files.items():
             target = self.plan.scratch / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _start(self) -> None:
+        self._launch()
+        self._connect()
+
+    def _launch(self) -> None:
+        """Start the sandboxed kernel's process; it boots while this process goes on."""
         km = new_kernel_manager(self.plan)
         client = CappedNotebookClient(
             self.nb, km=km, timeout=int(self.limits.cell_timeout), allow_errors=True,
@@ -103,21 +133,26 @@ class StudentKernel:
             resources={"metadata": {"path": str(self.plan.scratch)}},
         )
         client.output_cap = self.limits.output_size
+        self.client = client
         try:
             # a fresh log per start: a kernel that filled its log (up to the file-size limit)
             # must not stop the next one from writing its start-up messages
             with open(self._tmp / "kernel.log", "wb") as log:
                 client.start_new_kernel(cwd=str(self.plan.scratch), stdout=log, stderr=log)
+        except Exception as exc:
+            self._gone(exc)
+        self._launched = True
+
+    def _connect(self) -> None:
+        """Wait for the launched kernel to answer, then run the grader's preamble in it."""
+        client = self.client
+        assert client is not None
+        self._launched = False
+        client.nb = self.nb
+        try:
             client.start_new_kernel_client()
         except Exception as exc:
-            self.client = client
-            self._stop()
-            log = self._tmp / "kernel.log"
-            last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            detail = f"; its last words: {last[0][:200]}" if last else ""
-            raise KernelGone(f"the Python kernel could not start in the sandbox ({exc}{detail})"
-                             ) from None
-        self.client = client
+            self._gone(exc)
         if self.preamble:
             cell = nbformat.v4.new_code_cell(self.preamble)
             self.nb.cells.append(cell)
@@ -126,7 +161,62 @@ class StudentKernel:
             finally:
                 self.nb.cells.pop()
 
+    def _gone(self, exc: Exception) -> None:
+        self._stop()
+        log = self._tmp / "kernel.log"
+        last = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        detail = f"; its last words: {last[0][:200]}" if last else ""
+        raise KernelGone(f"the Python kernel could not start in the sandbox ({exc}{detail})"
+                         ) from None
+
+    # -- a kernel started ahead (warm kernels) -------------------------------------------------
+    def _key(self) -> tuple:
+        """What a kernel started ahead must share with the submission that takes it."""
+        return (type(self), self.plan.limits, self.plan.gpu, self.plan.data, self.plan.threads,
+                self.plan.keras_backend, self.plan.gpu_share, self.preamble)
+
+    @classmethod
+    def ready(cls, nb: NotebookNode, limits: Limits, **settings) -> StudentKernel:
+        """A kernel for `nb`, to use in a `with`: the one `start_ahead` launched for
+        the same settings if there is one (it has booted meanwhile and never ran anything),
+        else a new one. Either way a fresh kernel, never one that ran another notebook."""
+        files = settings.pop("files", None) or {}
+        fresh = cls(nb, limits, **settings)
+        spare, _SPARE[:] = (_SPARE[0] if _SPARE else None), []
+        if spare is not None and spare._key() == fresh._key() and spare._launched:
+            fresh._discard()
+            spare.nb, spare.files = nb, files   # written by __enter__
+            return spare
+        if spare is not None:
+            spare.__exit__()
+        fresh.files = files
+        return fresh
+
+    def start_ahead(self) -> None:
+        """Launch a kernel with this one's settings for the next submission this process
+        grades (StudentKernel.ready takes it); at most one waits at a time, and it is stopped
+        when this process exits."""
+        while _SPARE:
+            _SPARE.pop().__exit__()
+        placeholder = nbformat.v4.new_notebook()
+        spare = type(self)(placeholder, self.limits, gpu=self.plan.gpu, data=self.plan.data,
+                              threads=self.plan.threads, keras_backend=self.plan.keras_backend,
+                              gpu_share=self.plan.gpu_share)
+        spare.preamble = self.preamble
+        spare.__enter__()
+        try:
+            spare._launch()
+        except KernelGone:
+            spare.__exit__()
+            return
+        _SPARE.append(spare)
+        _stop_spares_at_exit()
+
+    def _discard(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
     def _stop(self) -> None:
+        self._launched = False
         client, self.client = self.client, None
         if client is None:
             return
@@ -170,9 +260,12 @@ class StudentKernel:
         rules out one more cell and the notebook's budget holds across restarts, so this ends.
         KernelGone only when a kernel cannot be started at all (the grader's problem)."""
         while True:
-            self._stop()
             try:
-                self._start()
+                if self._launched:   # started ahead: it booted while the last one ran
+                    self._connect()
+                else:
+                    self._stop()
+                    self._start()
             except KernelGone as gone:
                 self.report.problems.append(f"{gone}.")
                 raise

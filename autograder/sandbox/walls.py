@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..course.config import Limits
+from .gpu_share import GpuShare, gpu_environment
 from .machine import machine_cores
 
 HOME = "/home/student"
@@ -41,6 +42,9 @@ class SandboxPlan:
     # CPU threads the kernel's maths libraries may use: the runner's share of the cores
     # (cnngrade.grading.worker_plan); None: the assignment's `threads` (0: every core)
     threads: int | None = None
+    keras_backend: str = "tensorflow"   # KERAS_BACKEND in the kernel
+    # the kernel's share of its GPU (cnngrade.sandbox.gpu_share), for a GPU kernel
+    gpu_share: GpuShare | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -180,6 +184,7 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **_thread_settings(plan.threads if plan.threads else plan.limits.threads),
         "JUPYTER_PLATFORM_DIRS": "1",
+        "KERAS_BACKEND": plan.keras_backend,
         "KERAS_HOME": (f"{HOME}/.keras" if sandbox_kind() == "bwrap"
                        else str(plan.scratch / ".keras")),
     }
@@ -187,6 +192,8 @@ def kernel_environment(plan: SandboxPlan) -> dict[str, str]:
         env["CUDA_VISIBLE_DEVICES"] = ""
     elif "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    if plan.gpu and plan.gpu_share is not None:
+        env.update(gpu_environment(plan.gpu_share, plan.keras_backend))
     return env
 
 
