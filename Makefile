@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python scripts/bench_load.py --styles
 	$(BIN)/python scripts/bench_near_misses.py
 	$(BIN)/python scripts/bench_desk.py
+	$(BIN)/python scripts/simulate_cluster.py --assignment all
 
 lint: setup
 	$(BIN)/ruff check autograder cli tests scripts
