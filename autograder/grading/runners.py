@@ -236,10 +236,15 @@ def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = 
 
 
 def _ray_finished(ray: Any, ref: Any, job: Any, crashed: Crashed | None) -> Any:
+    return _ray_result(ray, ref, job, crashed)[0]
+
+
+def _ray_result(ray: Any, ref: Any, job: Any, crashed: Crashed | None) -> tuple[Any, bool]:
+    """(the job's outcome, whether the actor that ran it died)."""
     try:
-        return ray.get(ref)
+        return ray.get(ref), False
     except Exception as exc:   # the task's or actor's worker died
-        return _outcome(crashed, job, exc)
+        return _outcome(crashed, job, exc), isinstance(exc, ray.exceptions.RayActorError)
 
 
 def _ray_tasks(ray: Any, jobs: list[Any], grade: Callable[[Any], Any], share: int, alone: int,
@@ -294,8 +299,8 @@ def _ray_actors(ray: Any, jobs: list[Any], grade: Callable[[Any], Any], share: i
         done, _ = ray.wait(list(running), num_returns=1)
         for ref in done:
             job, actor = running.pop(ref)
-            outcome = _ray_finished(ray, ref, job, crashed)
-            if _actor_died(ray, ref):
+            outcome, died = _ray_result(ray, ref, job, crashed)
+            if died:
                 actor = new_actor(share)
             if company and stopped_by_wall(outcome):
                 held.append((job, outcome))
@@ -309,18 +314,9 @@ def _ray_actors(ray: Any, jobs: list[Any], grade: Callable[[Any], Any], share: i
     if held:   # one at a time on one actor with every core of a node, nothing beside it
         actor = new_actor(alone)
         for job, first in held:
-            ref = actor.run.remote(_again_alone(job, first, alone))
-            yield _ray_finished(ray, ref, job, crashed)
-            if _actor_died(ray, ref):
+            outcome, died = _ray_result(ray, actor.run.remote(_again_alone(job, first, alone)),
+                                        job, crashed)
+            yield outcome
+            if died:
                 actor = new_actor(alone)
         ray.kill(actor)
-
-
-def _actor_died(ray: Any, ref: Any) -> bool:
-    try:
-        ray.get(ref, timeout=0)
-    except ray.exceptions.RayActorError:
-        return True
-    except Exception:   # any other failure left the actor alive
-        return False
-    return False

@@ -17,6 +17,7 @@ preamble runs in the kernel like the notebook (it only lowers what the kernel ma
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -96,8 +97,10 @@ del __cnngrade_gpu_share
 '''
 
 
+@functools.lru_cache(maxsize=64)
 def gpu_memory_total(device: str) -> int | None:
-    """Bytes of memory of GPU `device` as `nvidia-smi` reports them (None where it cannot)."""
+    """Bytes of memory of GPU `device` as `nvidia-smi` reports them (None where it cannot); asked
+    once per process and device, not once per submission."""
     if not shutil.which("nvidia-smi"):
         return None
     try:
