@@ -133,3 +133,32 @@ def test_many_killing_cells_are_each_skipped():
     out, problems = run(["x = 1"] + ["import os\nos._exit(1)"] * 7 + ["print(x + 1)"])
     assert out[-1] == ["2\n"]
     assert sum("killed the Python kernel" in p for p in problems) == 7
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox runs kernels as their own uid as root")
+def test_a_kernel_started_ahead_does_not_share_the_running_ones_process_limit():
+    """Warm kernels: the kernel booted for the next student while a hostile one holds every
+    thread its uid may have still starts (it runs as the other of its process's two uids), and
+    the student after gets a working kernel whatever the spare went through."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import threading\nheld, ev = [], threading.Event()\n"
+        "try:\n    while True:\n        t = threading.Thread(target=ev.wait, daemon=True)\n"
+        "        t.start(); held.append(t)\n"
+        "except RuntimeError:\n    print('held', len(held) > 0)"),
+        nbformat.v4.new_code_cell("import os\nprint(os.getuid())")]
+    limits = Limits(cell_timeout=60, notebook_timeout=200, memory=1024**3, processes=32,
+                    file_size=1024**2)
+    with StudentKernel(nb, limits) as hog:
+        hog.run_notebook()
+        assert nb.cells[0].outputs[0]["text"] == "held True\n"
+        hog_uid = int(nb.cells[1].outputs[0]["text"])
+        hog.start_ahead()   # boots while the hog still holds its threads
+        nxt = nbformat.v4.new_notebook()
+        nxt.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getuid())")]
+        kernel = StudentKernel.ready(nxt, limits)
+        assert kernel._launched   # the spare was taken, not a kernel started now
+        with kernel:
+            report = kernel.run_notebook()
+    assert report.problems == []
+    assert int(nxt.cells[0].outputs[0]["text"]) not in (hog_uid, 0)

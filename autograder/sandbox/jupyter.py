@@ -27,7 +27,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().write_connection_file(**kwargs)
         # The kernel runs as the sandbox's uid and must read its own connection file.
         if os.geteuid() == 0 and self.connection_file:
-            os.chown(self.connection_file, sandbox_uid(), sandbox_uid())
+            uid = sandbox_uid(self.plan.seat if self.plan else 0)
+            os.chown(self.connection_file, uid, uid)
 
 
 def new_kernel_manager(plan: SandboxPlan) -> SandboxedKernelManager:

@@ -82,7 +82,7 @@ class StudentKernel:
                  files: dict[str, bytes] | None = None,
                  data: tuple[tuple[Path, str], ...] = (), threads: int | None = None,
                  preamble: str = "", keras_backend: str = "tensorflow",
-                 gpu_share: GpuShare | None = None):
+                 gpu_share: GpuShare | None = None, seat: int = 0):
         self.nb = nb
         # grader-written code run in each fresh kernel before the notebook's cells (e.g.
         # cnngrade.grading.kernel_hooks.FIT_RECORDER); untrusted once it runs there
@@ -93,7 +93,7 @@ class StudentKernel:
         self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._tmp / "sock",
                                 limits=limits, gpu=gpu, data=data,
                                 threads=threads, keras_backend=keras_backend,
-                                gpu_share=gpu_share)
+                                gpu_share=gpu_share, seat=seat)
         self.skipped: dict[int, str] = {}   # cell index -> why it is no longer run
         self._done: set[int] = set()        # cells that ran to the end (with or without error)
         self.client: CappedNotebookClient | None = None
@@ -201,7 +201,7 @@ class StudentKernel:
         placeholder = nbformat.v4.new_notebook()
         spare = type(self)(placeholder, self.limits, gpu=self.plan.gpu, data=self.plan.data,
                               threads=self.plan.threads, keras_backend=self.plan.keras_backend,
-                              gpu_share=self.plan.gpu_share)
+                              gpu_share=self.plan.gpu_share, seat=1 - self.plan.seat)
         spare.preamble = self.preamble
         spare.__enter__()
         try:
@@ -262,7 +262,10 @@ class StudentKernel:
         while True:
             try:
                 if self._launched:   # started ahead: it booted while the last one ran
-                    self._connect()
+                    try:
+                        self._connect()
+                    except KernelGone:   # it ran nothing, so it is no one's fault: afresh
+                        self._start()
                 else:
                     self._stop()
                     self._start()

@@ -45,6 +45,10 @@ class SandboxPlan:
     keras_backend: str = "tensorflow"   # KERAS_BACKEND in the kernel
     # the kernel's share of its GPU (cnngrade.sandbox.gpu_share), for a GPU kernel
     gpu_share: GpuShare | None = None
+    # which of its grading process's two sandbox uids the kernel runs as (as root): a kernel
+    # started ahead (warm kernels) takes the other seat from the one running beside it, so the
+    # two never share a process limit, files or signals
+    seat: int = 0
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,19 +72,20 @@ def _works(argv: list[str]) -> bool:
         return False
 
 
-def _drop_privileges() -> list[str]:
+def _drop_privileges(seat: int) -> list[str]:
     """As root, the kernel itself runs as an unprivileged uid (so RLIMIT_NPROC applies)."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return []
-    uid = sandbox_uid()
+    uid = sandbox_uid(seat)
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--"]
 
 
-def sandbox_uid() -> int:
-    """The uid a kernel runs as when the grader is root: one per grading process, so the process
-    limit and file ownership of concurrent sandboxes do not mix."""
-    return UID_BASE + os.getpid() % 4000 if os.geteuid() == 0 else os.getuid()
+def sandbox_uid(seat: int = 0) -> int:
+    """The uid a kernel runs as when the grader is root: two per grading process (the running
+    kernel's seat and the one started ahead of the next submission), so the process limit and
+    file ownership of concurrent sandboxes never mix."""
+    return UID_BASE + (os.getpid() % 2000) * 2 + seat % 2 if os.geteuid() == 0 else os.getuid()
 
 
 def _bwrap_base() -> list[str]:
@@ -240,10 +245,11 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
         for key, value in env.items():
             args += ["--setenv", key, value]
         args += ["--chdir", HOME, "--"]
-        return args + _drop_privileges() + _rlimits(plan.limits) + argv
+        return args + _drop_privileges(plan.seat) + _rlimits(plan.limits) + argv
     prefix = ["env", "-i", *(f"{k}={v}" for k, v in env.items())]
     if kind == "unshare":
-        return _unshare_base() + _drop_privileges() + prefix + _rlimits(plan.limits) + argv
+        return (_unshare_base() + _drop_privileges(plan.seat) + prefix + _rlimits(plan.limits)
+                + argv)
     return prefix + _rlimits(plan.limits) + argv
 
 
@@ -253,7 +259,7 @@ def prepare_dirs(plan: SandboxPlan) -> None:
     datasets = plan.scratch / ".keras" / "datasets"
     for path in (plan.scratch, plan.sockets, plan.scratch / ".keras", datasets):
         path.mkdir(parents=True, exist_ok=True)
-        _own(path)
+        _own(path, plan.seat)
         os.chmod(path, 0o700 if path in (plan.scratch, plan.sockets) else 0o755)
     bind = sandbox_kind() == "bwrap"
     for source, rel in plan.data:
@@ -270,6 +276,6 @@ def prepare_dirs(plan: SandboxPlan) -> None:
             shutil.copyfile(source, target)
 
 
-def _own(path: Path) -> None:
+def _own(path: Path, seat: int) -> None:
     if os.geteuid() == 0:
-        os.chown(path, sandbox_uid(), sandbox_uid())
+        os.chown(path, sandbox_uid(seat), sandbox_uid(seat))
