@@ -162,3 +162,25 @@ def test_a_kernel_started_ahead_does_not_share_the_running_ones_process_limit():
             report = kernel.run_notebook()
     assert report.problems == []
     assert int(nxt.cells[0].outputs[0]["text"]) not in (hog_uid, 0)
+
+
+def test_a_kernel_started_ahead_that_died_is_replaced_by_a_fresh_one():
+    """A spare that is gone before its submission arrives (killed, out of memory) costs the
+    student nothing: a fresh kernel is started in its place and the notebook runs."""
+    limits = Limits(cell_timeout=60, notebook_timeout=200, memory=1024**3, processes=32,
+                    file_size=1024**2)
+    first = nbformat.v4.new_notebook()
+    first.cells = [nbformat.v4.new_code_cell("x = 1")]
+    with StudentKernel(first, limits) as kernel:
+        kernel.run_notebook()
+        kernel.start_ahead()
+    nxt = nbformat.v4.new_notebook()
+    nxt.cells = [nbformat.v4.new_code_cell("print(40 + 2)")]
+    spare = StudentKernel.ready(nxt, limits)
+    assert spare._launched   # the spare was taken
+    spare.client.km.provisioner.process.kill()   # and is gone before it is connected
+    spare.client.km.provisioner.process.wait()
+    with spare:
+        report = spare.run_notebook()
+    assert report.problems == []
+    assert nxt.cells[0].outputs[0]["text"] == "42\n"

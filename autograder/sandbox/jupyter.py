@@ -27,7 +27,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().write_connection_file(**kwargs)
         # The kernel runs as the sandbox's uid and must read its own connection file.
         if os.geteuid() == 0 and self.connection_file:
-            uid = sandbox_uid(self.plan.seat if self.plan else 0)
+            uid = self.plan.uid if self.plan else sandbox_uid()
             os.chown(self.connection_file, uid, uid)
 
 

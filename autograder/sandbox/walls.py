@@ -50,6 +50,11 @@ class SandboxPlan:
     # two never share a process limit, files or signals
     seat: int = 0
 
+    @property
+    def uid(self) -> int:
+        """The uid the kernel runs as (see sandbox_uid)."""
+        return sandbox_uid(self.seat)
+
 
 @functools.lru_cache(maxsize=1)
 def sandbox_kind() -> str:
@@ -72,11 +77,10 @@ def _works(argv: list[str]) -> bool:
         return False
 
 
-def _drop_privileges(seat: int) -> list[str]:
-    """As root, the kernel itself runs as an unprivileged uid (so RLIMIT_NPROC applies)."""
+def _drop_privileges(uid: int) -> list[str]:
+    """As root, the kernel itself runs as the unprivileged `uid` (so RLIMIT_NPROC applies)."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return []
-    uid = sandbox_uid(seat)
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--"]
 
@@ -245,11 +249,10 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
         for key, value in env.items():
             args += ["--setenv", key, value]
         args += ["--chdir", HOME, "--"]
-        return args + _drop_privileges(plan.seat) + _rlimits(plan.limits) + argv
+        return args + _drop_privileges(plan.uid) + _rlimits(plan.limits) + argv
     prefix = ["env", "-i", *(f"{k}={v}" for k, v in env.items())]
     if kind == "unshare":
-        return (_unshare_base() + _drop_privileges(plan.seat) + prefix + _rlimits(plan.limits)
-                + argv)
+        return _unshare_base() + _drop_privileges(plan.uid) + prefix + _rlimits(plan.limits) + argv
     return prefix + _rlimits(plan.limits) + argv
 
 
@@ -259,7 +262,7 @@ def prepare_dirs(plan: SandboxPlan) -> None:
     datasets = plan.scratch / ".keras" / "datasets"
     for path in (plan.scratch, plan.sockets, plan.scratch / ".keras", datasets):
         path.mkdir(parents=True, exist_ok=True)
-        _own(path, plan.seat)
+        _own(path, plan.uid)
         os.chmod(path, 0o700 if path in (plan.scratch, plan.sockets) else 0o755)
     bind = sandbox_kind() == "bwrap"
     for source, rel in plan.data:
@@ -276,6 +279,6 @@ def prepare_dirs(plan: SandboxPlan) -> None:
             shutil.copyfile(source, target)
 
 
-def _own(path: Path, seat: int) -> None:
+def _own(path: Path, uid: int) -> None:
     if os.geteuid() == 0:
-        os.chown(path, sandbox_uid(seat), sandbox_uid(seat))
+        os.chown(path, uid, uid)
