@@ -27,7 +27,7 @@ demo: setup
 test: setup
 	$(BIN)/cnngrade data prepare --hidden
 	$(BIN)/ruff check autograder cli tests scripts
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Speed and learning figures, printed (not asserted by the tests).
 bench: setup

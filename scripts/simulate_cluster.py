@@ -221,12 +221,33 @@ def simulated_cluster(nodes: int, cpus_per_node: int,
 def _cluster(Cluster, nodes: int, cpus_per_node: int, store: int) -> Iterator[list[str]]:
     import ray
 
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "object_store_memory": store, "include_dashboard": False})
-    try:
+    from cnngrade.grading.runners import with_ray_startup_retries
+
+    made: list = []
+
+    def start():
+        made.append(None)   # the head: if it does not come up, undo() has no cluster to stop
+        made[-1] = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 0, "object_store_memory": store, "include_dashboard": False})
         for _ in range(nodes):
-            cluster.add_node(num_cpus=cpus_per_node, object_store_memory=store)
-        cluster.wait_for_nodes()
+            made[-1].add_node(num_cpus=cpus_per_node, object_store_memory=store)
+        made[-1].wait_for_nodes()
+        return made[-1]
+
+    def undo():   # a node that did not come up in Ray's fixed wait: start the cluster again
+        stale = made.pop()
+        if stale is not None:
+            stale.shutdown()
+        ray.shutdown()
+
+    try:
+        cluster = with_ray_startup_retries(start, undo)
+    except BaseException:
+        for stale in made:
+            if stale is not None:
+                stale.shutdown()
+        raise
+    try:
         ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
         try:
             ids = [n["NodeID"] for n in ray.nodes()

@@ -187,6 +187,27 @@ class _Worker:
         return self.grade(job)
 
 
+RAY_STARTUP_ATTEMPTS = 3
+
+
+def ray_startup_timed_out(exc: BaseException) -> bool:
+    """Ray waits a fixed 30 seconds for a new node's raylet to register with its GCS; on a busy
+    machine that can pass although nothing is wrong."""
+    return "timed out during startup" in str(exc)
+
+
+def with_ray_startup_retries(start: Callable[[], Any], undo: Callable[[], Any]) -> Any:
+    """start(), tried again (after undo()) when Ray's fixed startup wait ran out: a grading
+    started on a busy machine does not fail for it. Any other error is raised at once."""
+    for attempt in range(1, RAY_STARTUP_ATTEMPTS + 1):
+        try:
+            return start()
+        except Exception as exc:
+            if attempt == RAY_STARTUP_ATTEMPTS or not ray_startup_timed_out(exc):
+                raise
+            undo()
+
+
 def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = None,
             threads: int | None = None, crashed: Crashed | None = None) -> Iterator[Any]:
     """The jobs on the Ray cluster at `address` (None: a local Ray instance, started here and
@@ -210,8 +231,10 @@ def run_ray(jobs: list[Any], grade: Callable[[Any], Any], address: str | None = 
             if address:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
             else:
-                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
-                         num_cpus=os.cpu_count() or 1, object_store_memory=256 * 1024**2)
+                with_ray_startup_retries(lambda: ray.init(
+                    include_dashboard=False, log_to_driver=False, configure_logging=False,
+                    num_cpus=os.cpu_count() or 1, object_store_memory=256 * 1024**2),
+                    ray.shutdown)
         except Exception as exc:   # a wrong address, an unreachable cluster
             detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             where = address or "a new local instance"
