@@ -1,21 +1,19 @@
 """Independent oracles and teaching assertion helpers for the conv-by-hand hidden suite.
 
 Nothing here comes from the student or from the solution notebook: convolutions are checked
-against SciPy's ``correlate2d`` and TensorFlow's ``tf.nn.conv2d`` / ``tf.nn.max_pool2d`` /
-``tf.nn.avg_pool2d``; padding against ``np.pad``; the Gabor kernel against an explicit
-per-pixel evaluation of the course formula.
+against SciPy's ``correlate2d`` and against NumPy windows (``sliding_window_view`` contracted
+by ``einsum``, or reduced by max / mean), which need no deep-learning framework, so the suite
+grades the same under any Keras backend; padding against ``np.pad``; the Gabor kernel against
+an explicit per-pixel evaluation of the course formula.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf  # noqa: E402  (after the log-level setting)
 
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 SOBEL_Y = SOBEL_X.T
@@ -39,26 +37,25 @@ def scipy_conv2d(image, kernel, stride=1, padding=0, pad_mode="zero", flip=False
     return full[::stride, ::stride]
 
 
-def tf_conv(image, kernels, stride=1, padding=0, pad_mode="zero") -> np.ndarray:
-    """(H, W, C) image, (kh, kw, C, d) kernels -> (H', W', d) via tf.nn.conv2d (NHWC, VALID)."""
+def window_conv(image, kernels, stride=1, padding=0, pad_mode="zero") -> np.ndarray:
+    """(H, W, C) image, (kh, kw, C, d) kernels -> (H', W', d): every (kh, kw, C) window of the
+    padded image (NumPy's sliding_window_view) contracted with each kernel by einsum, then
+    strided. A different computation from the loops a student writes, on any Keras backend."""
     image = np.asarray(image, dtype=np.float64)
+    kernels = np.asarray(kernels, dtype=np.float64)
     if padding:
         image = np_pad(image, padding, pad_mode)
-    out = tf.nn.conv2d(image[np.newaxis], np.asarray(kernels, dtype=np.float64),
-                       strides=[1, stride, stride, 1], padding="VALID")
-    return out.numpy()[0]
+    kh, kw = kernels.shape[:2]
+    windows = sliding_window_view(image, (kh, kw), axis=(0, 1))   # (H', W', C, kh, kw)
+    return np.einsum("ijcab,abcd->ijd", windows[::stride, ::stride], kernels)
 
 
-def tf_pool(x, size, stride, kind) -> np.ndarray:
-    """Max or average pooling of an (H, W) or (H, W, C) array via tf.nn.*_pool2d (VALID)."""
+def window_pool(x, size, stride, kind) -> np.ndarray:
+    """Max or average pooling (no padding, the floor formula) of an (H, W) or (H, W, C) array:
+    NumPy's max or mean over each size x size window (sliding_window_view), then strided."""
     x = np.asarray(x, dtype=np.float64)
-    squeeze = x.ndim == 2
-    if squeeze:
-        x = x[:, :, np.newaxis]
-    fn = {"max": tf.nn.max_pool2d, "avg": tf.nn.avg_pool2d}[kind]
-    out = fn(x[np.newaxis], ksize=[size, size], strides=[stride, stride], padding="VALID")
-    out = out.numpy()[0]
-    return out[:, :, 0] if squeeze else out
+    windows = sliding_window_view(x, (size, size), axis=(0, 1))[::stride, ::stride]
+    return {"max": np.max, "avg": np.mean}[kind](windows, axis=(-2, -1))
 
 
 def gabor_reference(size, sigma, theta, lambd, gamma=0.5, psi=0.0, swap_xy=False) -> np.ndarray:

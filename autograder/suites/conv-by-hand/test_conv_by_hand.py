@@ -1,5 +1,5 @@
 """Hidden suite for conv-by-hand: every input is drawn from the grader's `rng`, every expected
-value comes from an independent oracle (NumPy's np.pad, SciPy, TensorFlow, the Gabor formula)
+value comes from an independent oracle (NumPy's np.pad and windows, SciPy, the Gabor formula)
 or from the course's own constants; the rules (NumPy only, inputs left unchanged) are read from
 the answer cells' source and from calls in the kernel. 23 tests, 30 points."""
 
@@ -94,7 +94,7 @@ def test_conv2d_stride(student, rng):
     w = O.size_not_dividing(rng, kw, s, 7, 14)
     img = rng.normal(size=(h, w))
     ker = rng.normal(size=(kh, kw))
-    expected = O.tf_conv(img[:, :, None], ker[:, :, None, None], stride=s)[:, :, 0]
+    expected = O.window_conv(img[:, :, None], ker[:, :, None, None], stride=s)[:, :, 0]
     params = {"image.shape": img.shape, "kernel.shape": ker.shape, "stride": s, "padding": 0}
     O.assert_matches(student.conv2d(img, ker, stride=s), expected, "conv2d(image, kernel, stride)",
                      params, shape_hint=O.shape_hint(h, w, kh, kw, 0, s),
@@ -162,7 +162,7 @@ def test_conv2d_multichannel(student, rng):
     mode = str(rng.choice(PAD_MODES))
     img = rng.normal(size=(h, w, c))
     ker = rng.normal(size=(kh, kw, c))
-    expected = O.tf_conv(img, ker[:, :, :, None], stride=s, padding=p, pad_mode=mode)[:, :, 0]
+    expected = O.window_conv(img, ker[:, :, :, None], stride=s, padding=p, pad_mode=mode)[:, :, 0]
     per_channel = np.stack([O.scipy_conv2d(img[:, :, i], ker[:, :, i], s, p, mode)
                             for i in range(c)], axis=-1)
     O.assert_matches(student.conv2d(img, ker, stride=s, padding=p, pad_mode=mode), expected,
@@ -178,7 +178,7 @@ def test_conv2d_multichannel(student, rng):
 # =========================================================================== conv_layer
 @pytest.mark.points(2)
 def test_conv_layer(student, rng):
-    """conv_layer with d kernels (kh, kw, C, d) gives (H', W', d), matching tf.nn.conv2d."""
+    """conv_layer with d kernels (kh, kw, C, d) gives (H', W', d), matching a NumPy-window oracle."""
     for config in range(2):
         h, w = O.non_square(rng, 6, 12)
         kh, kw = O.non_square(rng, 1, 4)
@@ -189,7 +189,7 @@ def test_conv_layer(student, rng):
         mode = "zero" if config == 0 else str(rng.choice(PAD_MODES))
         img = rng.normal(size=(h, w, c))
         kernels = rng.normal(size=(kh, kw, c, d))
-        expected = O.tf_conv(img, kernels, stride=s, padding=p, pad_mode=mode)
+        expected = O.window_conv(img, kernels, stride=s, padding=p, pad_mode=mode)
         kwargs = {} if config == 0 else {"stride": s, "padding": p, "pad_mode": mode}
         O.assert_matches(student.conv_layer(img, kernels, **kwargs), expected,
                          "conv_layer(image, kernels)",
@@ -224,7 +224,7 @@ def _pool_test(student, rng, kind):
     w = O.size_not_dividing(rng, size, size, 5, 13)
     c = int(rng.integers(2, 4))
     x = rng.normal(size=(h, w, c))
-    expected = O.tf_pool(x, size, size, kind)
+    expected = O.window_pool(x, size, size, kind)
     O.assert_matches(fn(x, size=size), expected, f"{kind}_pool(x, size) (default stride = size)",
                      {"x.shape": x.shape, "size": size, "stride": None},
                      shape_hint=O.shape_hint(h, w, size, size, 0, size)
@@ -233,7 +233,7 @@ def _pool_test(student, rng, kind):
     size, stride = 3, 2
     h, w = O.non_square(rng, 5, 11)
     x = rng.normal(size=(h, w))
-    expected = O.tf_pool(x, size, stride, kind)
+    expected = O.window_pool(x, size, stride, kind)
     O.assert_matches(fn(x, size=size, stride=stride), expected, f"{kind}_pool(x, size, stride)",
                      {"x.shape": x.shape, "size": size, "stride": stride},
                      shape_hint=O.shape_hint(h, w, size, size, 0, stride))
@@ -241,13 +241,13 @@ def _pool_test(student, rng, kind):
 
 @pytest.mark.points(2)
 def test_max_pool(student, rng):
-    """max_pool matches tf.nn.max_pool2d: 2-D and 3-D, default and overlapping strides, floor."""
+    """max_pool matches a NumPy-window oracle: 2-D and 3-D, default and overlapping strides, floor."""
     _pool_test(student, rng, "max")
 
 
 @pytest.mark.points(2)
 def test_avg_pool(student, rng):
-    """avg_pool matches tf.nn.avg_pool2d: 2-D and 3-D, default and overlapping strides, floor."""
+    """avg_pool matches a NumPy-window oracle: 2-D and 3-D, default and overlapping strides, floor."""
     _pool_test(student, rng, "avg")
 
 
