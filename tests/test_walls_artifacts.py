@@ -162,7 +162,8 @@ def registered_in_the_grader(monkeypatch):
         ran.append("spy")
         return x
 
-    for name, obj in (("student>Spy", Spy), ("course>spy", spy)):
+    # the last one as the idiom `keras.saving.get_custom_objects()["name"] = fn` leaves it
+    for name, obj in (("student>Spy", Spy), ("course>spy", spy), ("binary_crossentropy", spy)):
         monkeypatch.setitem(object_registration.GLOBAL_CUSTOM_OBJECTS, name, obj)
         monkeypatch.setitem(object_registration.GLOBAL_CUSTOM_NAMES, obj, name)
     return SimpleNamespace(Spy=Spy, ran=ran)
@@ -184,6 +185,34 @@ def test_a_custom_class_registered_in_the_grader_is_not_loaded(tmp_path, registe
                                             r"class student>Spy\), which the grader does not"):
         load_keras_model(path.read_bytes(), "the model")
     assert spy.ran == []
+
+
+@pytest.mark.parametrize("reference", ["activation", "loss", "keras loss"])
+def test_a_function_registered_in_the_grader_is_not_loaded(model_bytes, registered_in_the_grader,
+                                                           reference):
+    """A forged config naming a function of the trusted process's registry: as the Dense
+    layer's activation, saved by name under a Keras module; as the compiled loss, a plain
+    string; as a Keras loss saved by its name, which the registry overrides. Keras looks each
+    up in the registry before its own modules (no registered name, no module outside Keras on
+    the way), loads the model and calls the function whenever the model runs."""
+    files = members(model_bytes)
+    config = json.loads(files["config.json"])
+    name = "binary_crossentropy" if reference == "keras loss" else "course>spy"
+    if reference == "activation":
+        config["config"]["layers"][1]["config"]["activation"] = {
+            "module": "keras.activations", "class_name": "function", "config": name,
+            "registered_name": None}
+    elif reference == "loss":
+        config["compile_config"] = {"optimizer": "adam", "loss": name}
+    else:
+        config["compile_config"] = {"optimizer": "adam", "loss": {
+            "module": "builtins", "class_name": "function", "config": name,
+            "registered_name": "function"}}
+    files["config.json"] = json.dumps(config).encode()
+    with pytest.raises(ArtifactError, match=rf"^the model names code outside Keras \({name}, a "
+                                            r"name registered on the grader's side\), which"):
+        load_keras_model(zipped(files), "the model")
+    assert registered_in_the_grader.ran == []
 
 
 def test_a_notebooks_own_custom_layer_is_refused_by_its_registered_name(tmp_path):

@@ -106,7 +106,12 @@ def _keras_function(name: Any) -> bool:
 def _code_outside_keras(archive: zipfile.ZipFile, what: str) -> str | None:
     """The first object in the model's config.json that Keras would look up outside its own
     modules (a custom class, or `os.system` in a forged file), before Keras reads the file.
-    safe_mode stops Lambda code; this stops a config naming any other importable callable."""
+    safe_mode stops Lambda code; this stops a config naming any other importable callable, and
+    any name of Keras's registry of custom objects in this (the trusted) process: Keras looks
+    every class's registered name, every function's name and every plain string it
+    deserializes (a loss given by name) up there first, so a forged config could reach a
+    function or class registered on the trusted side (by a course's own code) and run it."""
+    import keras
     try:
         if archive.getinfo("config.json").file_size > MAX_CONFIG:
             return "a config.json larger than any model of this course needs"
@@ -121,13 +126,19 @@ def _code_outside_keras(archive: zipfile.ZipFile, what: str) -> str | None:
         seen += 1
         if seen > 1_000_000:
             return "a config too large to check"
-        if isinstance(node, list):
+        if isinstance(node, str):
+            if keras.saving.get_registered_object(node) is not None:
+                return f"{node[:80]}, a name registered on the grader's side"
+        elif isinstance(node, list):
             stack.extend(node)
         elif isinstance(node, dict):
             module, name = node.get("module"), node.get("class_name")
             registered = node.get("registered_name")
             if module == "builtins" and name == "function" and _keras_function(node.get("config")):
-                continue   # e.g. loss=keras.losses.binary_crossentropy, saved by its name
+                # e.g. loss=keras.losses.binary_crossentropy, saved by its name (which Keras
+                # still looks up in its registry first)
+                stack.extend(v for v in node.values() if isinstance(v, str))
+                continue
             if "module" in node and module is not None and (
                     not isinstance(module, str) or not (module == "keras"
                                                         or module.startswith("keras."))):
