@@ -59,6 +59,7 @@ SANDBOX = "tests/test_sandbox.py::"
 WALLS_PY = "autograder/sandbox/walls.py"
 KERNEL_PY = "autograder/sandbox/student_kernel.py"
 ARTIFACTS_PY = "autograder/sandbox/artifacts.py"
+WALLS_ARTIFACTS = "tests/test_walls_artifacts.py::"
 COLLECT_PY = "autograder/intake/collect.py"
 
 
@@ -191,14 +192,17 @@ WALLS: tuple[Wall, ...] = (
     Wall("artifact-nofollow", ARTIFACTS_PY,
          'flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)',
          'flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)',
-         (ADVERSARIAL,),
+         (WALLS_ARTIFACTS + "test_a_link_to_another_students_valid_model_is_not_followed",
+          WALLS_ARTIFACTS + "test_a_linked_folder_on_the_way_to_the_model_is_not_followed",
+          ADVERSARIAL),
          "files the kernel leaves are opened component by component without following links",
          "save-symlink's link (to the gradebook) and scratch-symlink's (.cnngrade -> /) fail "
          "the model check whether followed or not; only the message differs"),
     Wall("max-unzipped", ARTIFACTS_PY,
          "if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:",
          "if False:   # wall removed: MAX_UNZIPPED",
-         (ADVERSARIAL,),
+         (WALLS_ARTIFACTS + "test_a_valid_model_that_unpacks_beyond_the_cap_is_refused",
+          ADVERSARIAL),
          "a saved .keras file's unpacked size is capped before Keras opens it",
          "model-bomb's config.json is '{}', which Keras refuses anyway: same score, another "
          "message"),
@@ -213,10 +217,18 @@ WALLS: tuple[Wall, ...] = (
     Wall("loader-registered-names", ARTIFACTS_PY,
          '            if isinstance(registered, str) and ">" in registered:',
          "            if False:   # wall removed: custom registered classes allowed",
-         (ADVERSARIAL,),
+         (WALLS_ARTIFACTS + "test_a_custom_class_registered_in_the_grader_is_not_loaded",
+          WALLS_ARTIFACTS + "test_a_notebooks_own_custom_layer_is_refused_by_its_registered_name",
+          ADVERSARIAL),
          "a model naming a custom registered class ('package>Name') is refused",
          "custom-layer's class is not registered in the grader, so Keras fails to load it "
          "anyway: same score, another message"),
+    Wall("loader-registry-names", ARTIFACTS_PY,
+         "            if keras.saving.get_registered_object(node) is not None:",
+         "            if False:   # wall removed: names of the grader's registry allowed",
+         (WALLS_ARTIFACTS + "test_a_function_registered_in_the_grader_is_not_loaded",),
+         "no string of a model's config may name an object registered in the grader's process "
+         "(Keras looks names up there before its own modules)"),
     Wall("safe-mode", ARTIFACTS_PY,
          "return keras.saving.load_model(path, safe_mode=True)",
          "return keras.saving.load_model(path, safe_mode=False)",
@@ -226,7 +238,9 @@ WALLS: tuple[Wall, ...] = (
     Wall("max-answer-bytes", "autograder/sandbox/proxy.py",
          "if not isinstance(data, str) or len(data) > MAX_ANSWER_BYTES * 4 // 3 + 4:",
          "if not isinstance(data, str):   # wall removed: MAX_ANSWER_BYTES",
-         ("tests/test_proxy.py", ADVERSARIAL),
+         (WALLS_ARTIFACTS
+          + "test_an_answer_within_the_output_cap_but_over_the_answer_cap_is_refused",
+          "tests/test_proxy.py", ADVERSARIAL),
          "an answer's array is at most MAX_ANSWER_BYTES (64 MiB)",
          "huge-answer's 324 MB answer is dropped first by the answer output cap (96 MiB): "
          "expect survived"),
@@ -281,7 +295,7 @@ WALLS: tuple[Wall, ...] = (
          "collect opens a submitted file without following a link"),
     Wall("collect-zip-ratio", COLLECT_PY,
          "info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * info.compress_size)",
-         "False)   # wall removed: MAX_RATIO",
+         "False)",   # wall removed: MAX_RATIO (the colon follows)
          ("tests/test_collect_safety.py::test_zip_bomb_member_and_oversized_member",),
          "a zip member inflating more than MAX_RATIO times past 1 MiB is skipped as a bomb"),
     Wall("collect-zip-total", COLLECT_PY,
