@@ -3,6 +3,11 @@ end-to-end and attack tests stay fast, and helpers to build student notebooks.""
 
 from __future__ import annotations
 
+import contextlib
+import re
+import shutil
+import socket
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -259,3 +264,29 @@ def assert_loses_exactly(result: dict, fails: set[str]) -> dict[str, str]:
     lost = sum(t["max_score"] for t in result["tests"] if t["name"] in fails)
     assert result["score"] == result["max_score"] - lost
     return {t["name"]: t["output"] for t in result["tests"]}
+
+
+def host_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (`ip -4 addr`, else the address a
+    UDP socket would send from; nothing is sent)."""
+    found: list[str] = []
+    if shutil.which("ip"):
+        listing = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                                 capture_output=True, text=True).stdout
+        found = [m[1] for m in re.finditer(r"\binet (\d+\.\d+\.\d+\.\d+)/", listing)]
+    if not found:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET,
+                                                         socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            found = [probe.getsockname()[0]]
+    return [a for a in found if not a.startswith("127.")]
+
+
+def listener(host: str) -> socket.socket:
+    """A TCP socket listening on `host` (a free port), not blocking: accept() raises
+    BlockingIOError while nothing has connected."""
+    server = socket.socket()
+    server.bind((host, 0))
+    server.listen(8)
+    server.setblocking(False)
+    return server

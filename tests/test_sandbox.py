@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import host_addresses, listener
 
 from cnngrade.course.config import Limits
 from cnngrade.sandbox.student_kernel import StudentKernel
@@ -42,8 +46,6 @@ def test_walls():
         "for p in ['/usr/evil', '/etc/evil', '/evil']:\n"
         "    try:\n        open(p, 'w')\n        print('WROTE', p)\n"
         "    except OSError:\n        print('denied')",
-        "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
-        "except OSError as e:\n    print('no network:', e.errno)",
         "try:\n    socket.getaddrinfo('pypi.org', 443)\n    print('DNS WORKS')\n"
         "except OSError:\n    print('no dns')",
         "try:\n    open('big.bin', 'wb').write(b'x' * 4 * 1024**2)\n    print('BIG FILE')\n"
@@ -53,9 +55,62 @@ def test_walls():
     assert out[1] == ["False False\n"]
     assert out[2] == ["ok\n"]
     assert out[3] == ["denied\ndenied\ndenied\n"]
-    assert out[4][0].startswith("no network")
-    assert out[5] == ["no dns\n"]
-    assert out[6] == ["file size limit\n"]
+    assert out[4] == ["no dns\n"]
+    assert out[5] == ["file size limit\n"]
+
+
+def test_no_network_reaches_a_listener_on_the_host():
+    """Real listeners of the grader's, on loopback and on the machine's own address, which any
+    process outside the network namespace reaches: the kernel reaches neither (on loopback it
+    finds only its own empty one; the machine's address has no route in an empty namespace)."""
+    # (a machine with loopback only is still probed there, which tells the namespace apart)
+    targets = [("127.0.0.1", "loopback")] + [(a, "host") for a in host_addresses()[:1]]
+    servers = [listener(host) for host, _ in targets]
+    try:
+        for server in servers:   # the listeners work, from here
+            with socket.create_connection(server.getsockname(), timeout=5):
+                pass
+            server.setblocking(True)
+            server.settimeout(5)
+            server.accept()[0].close()
+            server.setblocking(False)
+        probes = [f"import socket\ns = socket.socket()\ns.settimeout(5)\n"
+                  f"try:\n    s.connect({server.getsockname()!r})\n    print('CONNECTED')\n"
+                  f"except OSError as e:\n    print('refused', e.errno)"
+                  for server in servers]
+        out, problems = run(probes)
+        for (host, kind), server, got in zip(targets, servers, out, strict=True):
+            assert got and got[0].startswith("refused"), (host, got)
+            if kind == "host":
+                assert got == [f"refused {errno.ENETUNREACH}\n"], (host, got)
+            with pytest.raises(BlockingIOError):   # nothing came in
+                server.accept()
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_the_kernel_sees_only_its_own_processes():
+    """Its own pid namespace: /proc lists the sandbox's init, the kernel and the kernel's own
+    children, and none of the grader's processes (this one included)."""
+    out, problems = run([
+        "import os, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+        "def listing():\n    seen = {}\n    for p in os.listdir('/proc'):\n"
+        "        if p.isdigit():\n            try:\n"
+        "                seen[int(p)] = open(f'/proc/{p}/cmdline', 'rb').read()"
+        ".replace(bytes(1), b' ').decode()[:200]\n"
+        "            except OSError:\n                seen[int(p)] = '?'\n    return seen\n"
+        "seen = listing()\nchild.kill(); child.wait()\n"
+        "print(repr((os.getpid(), child.pid, seen)))"])
+    assert problems == [] and len(out[0]) == 1, (out, problems)
+    kernel, child, seen = ast.literal_eval(out[0][0])
+    assert kernel in seen and child in seen
+    assert len(seen) <= 4, seen   # init (bwrap), the kernel, its child (and a zombie at most)
+    assert os.getpid() not in seen   # the grader (this pytest) is not there
+    assert not any("pytest" in cmd for cmd in seen.values()), seen
+    here = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+    assert len(here) > len(seen)   # the grader's view is wider: a namespace, not an idle box
 
 
 def test_fork_bomb_is_contained():
@@ -69,10 +124,40 @@ def test_fork_bomb_is_contained():
     assert out[1] == ["still here\n"]
 
 
+def _memory_available() -> int:
+    """Bytes this machine could still give one process (MemAvailable), 0 where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def test_memory_limit():
-    out, problems = run(["try:\n    x = bytearray(30 * 1024**3)\nexcept MemoryError:\n"
-                         "    print('memory error')", "print(1 + 1)"])
-    assert out == [["memory error\n"], ["2\n"]]
+    """1.5 GiB of address space: 256 MiB (used, page by page) is granted; 3 GiB, which this
+    machine has free, is refused by the limit alone -- without `prlimit --as` the kernel gets it
+    and the test fails. (A 30 GiB allocation would prove nothing: most machines refuse that with
+    no limit at all.)"""
+    big = 3 * 1024**3
+    if _memory_available() < big + 2 * 1024**3:
+        pytest.skip("this machine has not the memory to tell the limit from its own refusal")
+    limits = Limits(cell_timeout=30, notebook_timeout=120, memory=3 * 1024**3 // 2,
+                    processes=32, file_size=1024**2)
+    out, problems = run([
+        "import numpy as np\nsmall = np.ones(256 * 2**20, dtype=np.uint8)\n"
+        "print('granted', int(small[::4096].sum()) == 256 * 2**20 // 4096)\ndel small",
+        f"try:\n    big = np.ones({big}, dtype=np.uint8)   # np.ones writes every page\n"
+        "    print('GRANTED', int(big[::4096].sum()))\n    del big\n"
+        "except MemoryError:\n    print('memory error')",
+        "print(1 + 1)"], limits)
+    assert out[0] == ["granted True\n"]
+    # refused: a MemoryError, or a kernel that died of it (the cell is then skipped)
+    assert out[1] == ["memory error\n"] or (
+        out[1] == [] and any(p.startswith("cell 2 killed the Python kernel") for p in problems)
+    ), (out, problems)
+    assert out[2] == ["2\n"]
 
 
 def test_environment_is_not_leaked(monkeypatch):
