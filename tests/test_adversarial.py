@@ -8,19 +8,22 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
-from conftest import REPO, add_assignment, filled, submit
+from conftest import MINI_SOLUTION, REPO, add_assignment, filled, host_addresses, listener, submit
 
 import cnngrade as engine
 from cnngrade.course.gradebook import open_gradebook
 from cnngrade.course.store import Store
 from cnngrade.grading.grade import grade
 from cnngrade.intake.collect import collect
+from cnngrade.intake.notebook import grade_id
 from cnngrade.sandbox.walls import UID_BASE
 from cnngrade.views.feedback import write_feedback
 from cnngrade.views.report import class_report
@@ -99,28 +102,100 @@ class Attack:
     cells: dict[str, str]
 
 
-def load_corpus() -> list[Attack]:
-    attacks = []
-    for path in sorted(CORPUS.glob("*.py")):
-        header, cells, current = {}, {}, None
-        for line in path.read_text().splitlines():
-            if match := re.match(r"# %% (\S+)$", line):
-                current = match[1]
-                cells[current] = []
-            elif current is not None:
-                cells[current].append(line)
-            elif match := re.match(r"# (\w+): (.*)$", line):
-                header[match[1]] = match[2]
-        attacks.append(Attack(path.stem, header.get("assignment", "mini"),
-                              float(header["expect"]), header["why"],
-                              {k: "\n".join(v) for k, v in cells.items()}))
-    return attacks
+# the answer cells (grade_id) an attack may replace, per assignment: any other name would be
+# ignored by `filled` and the attack would silently never run
+ANSWER_CELLS = {
+    "mini": [gid for _, _, gid, solution, _ in MINI_SOLUTION if solution],
+    "mini-model": [gid for _, _, gid, solution, _ in MODEL_SOLUTION if solution],
+}
+HEADER = ("expect", "assignment", "why")
+
+
+class CorpusError(ValueError):
+    """A corpus file that would not test what it says (its message names the file and line)."""
+
+
+def parse_attack(path: Path) -> Attack:
+    """One corpus file; a CorpusError for anything that could make it test less than it says:
+    a cell not among its assignment's answer cells, a cell named twice, a malformed marker, an
+    unknown header or assignment, a missing `expect` or `why`."""
+    header: dict[str, str] = {}
+    cells: dict[str, list[str]] = {}
+    current = None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        where = f"{path.name}, line {number}"
+        if re.match(r"#\s*%%", line):
+            if not (match := re.fullmatch(r"# %% (\S+)", line)):
+                raise CorpusError(f"{where}: a cell marker is `# %% <grade_id>`, not {line!r}")
+            current = match[1]
+            if current in cells:
+                raise CorpusError(f"{where}: cell {current!r} is named twice")
+            cells[current] = []
+        elif current is not None:
+            cells[current].append(line)
+        elif match := re.fullmatch(r"# (\w+): (.*)", line):
+            if match[1] not in HEADER:
+                raise CorpusError(f"{where}: unknown header {match[1]!r} (known: "
+                                  f"{', '.join(HEADER)})")
+            header[match[1]] = match[2]
+        elif line.strip():
+            raise CorpusError(f"{where}: before the first `# %%` cell only `# key: value` "
+                              f"headers, not {line!r}")
+    assignment = header.get("assignment", "mini")
+    if assignment not in ANSWER_CELLS:
+        raise CorpusError(f"{path.name}: unknown assignment {assignment!r} (known: "
+                          f"{', '.join(ANSWER_CELLS)})")
+    for key in ("expect", "why"):
+        if not header.get(key, "").strip():
+            raise CorpusError(f"{path.name}: no `# {key}:` header")
+    if not cells:
+        raise CorpusError(f"{path.name}: no `# %% <grade_id>` cell, so it attacks nothing")
+    for name in cells:
+        if name not in ANSWER_CELLS[assignment]:
+            raise CorpusError(f"{path.name}: cell {name!r} is not an answer cell of "
+                              f"{assignment!r} ({', '.join(ANSWER_CELLS[assignment])}); it "
+                              "would never run")
+    return Attack(path.stem, assignment, float(header["expect"]), header["why"],
+                  {k: "\n".join(v) for k, v in cells.items()})
+
+
+def load_corpus(folder: Path = CORPUS) -> list[Attack]:
+    return [parse_attack(path) for path in sorted(folder.glob("*.py"))]
 
 
 def test_the_corpus_is_complete():
     attacks = load_corpus()
     assert len(attacks) >= 30
     assert all(a.why and a.cells and a.assignment in ("mini", "mini-model") for a in attacks)
+
+
+@pytest.mark.parametrize(("text", "complaint"), [
+    ("# expect: 4\n# why: w\n# %% sqaure\nx = 1\n",
+     "misnamed.py: cell 'sqaure' is not an answer cell of 'mini' (add, square, answer)"),
+    ("# expect: 3\n# assignment: mini-model\n# why: w\n# %% add\nx = 1\n",
+     "misnamed.py: cell 'add' is not an answer cell of 'mini-model' (model, scale)"),
+    ("# expect: 4\n# why: w\n# %% setup\nx = 1\n",   # a locked cell: restored, never run
+     "misnamed.py: cell 'setup' is not an answer cell of 'mini'"),
+    ("# expect: 4\n# why: w\n# %% add \nx = 1\n", "misnamed.py, line 3: a cell marker is"),
+    ("# expect: 4\n# why: w\n#%% add\nx = 1\n", "misnamed.py, line 3: a cell marker is"),
+    ("# expect: 4\n# why: w\n# %% add\nx = 1\n# %% add\ny = 2\n",
+     "misnamed.py, line 5: cell 'add' is named twice"),
+    ("# expect: 4\n# assignemnt: mini-model\n# why: w\n# %% add\nx = 1\n",
+     "misnamed.py, line 2: unknown header 'assignemnt'"),
+    ("# expect: 4\n# assignment: maxi\n# why: w\n# %% add\nx = 1\n",
+     "misnamed.py: unknown assignment 'maxi'"),
+    ("# expect: 4\n# %% add\nx = 1\n", "misnamed.py: no `# why:` header"),
+    ("# expect: 4\n# why: w\nx = 1\n", "misnamed.py, line 3: before the first"),
+    ("# expect: 4\n# why: w\n", "misnamed.py: no `# %% <grade_id>` cell"),
+])
+def test_a_misnamed_attack_is_refused(tmp_path, text, complaint):
+    """Nothing is graded: the loader alone refuses a file whose cells would never run."""
+    (tmp_path / "fine.py").write_text("# expect: 4\n# why: w\n# %% square\nx = 1\n")
+    assert [a.cells for a in load_corpus(tmp_path)] == [{"square": "x = 1"}]
+    (tmp_path / "misnamed.py").write_text(text)
+    with pytest.raises(CorpusError) as refused:
+        load_corpus(tmp_path)
+    assert complaint in str(refused.value)
 
 
 def sandbox_processes() -> set[str]:
@@ -187,13 +262,18 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
         "HOST_TMP": host_tmp,
         "PACKAGE": str(Path(engine.__file__).parent),
     }
+    # real listeners of the grader's, on loopback and the machine's own address: reachable
+    # from anywhere on this machine outside the sandbox's network namespace
+    listeners = [listener(host) for host in ["127.0.0.1", *host_addresses()[:1]]]
+    paths["LISTENERS"] = repr([server.getsockname() for server in listeners])
     paths["TARGETS"] = repr([paths[k] for k in ("SUITE", "GRADEBOOK", "VICTIM", "HIDDEN")]
                             + [str(REPO / "autograder" / "suites" / "conv-by-hand"
                                    / "test_conv_by_hand.py"), "/etc/shadow"])
 
     attacks = load_corpus()
+    sent: dict[str, dict[str, str]] = {}   # attack -> grade_id -> the source it submitted
     for attack in attacks:
-        answers = {}
+        answers = sent[attack.name] = {}
         for gid, source in attack.cells.items():
             for key, value in paths.items():
                 source = source.replace("{" + key + "}", value)
@@ -213,6 +293,30 @@ def test_adversarial_corpus(mini_course, tmp_path, monkeypatch):
     def results(slug: str, student: str) -> dict:
         return json.loads((course.course_dir / "results" / slug / student / "results.json")
                           .read_text())
+
+    for server in listeners:   # no attack got through to them
+        with pytest.raises(BlockingIOError):
+            server.accept()
+        server.close()
+
+    # every attack's cells reached the kernel as written (a cell the template lost, or that
+    # `filled` ignored, would make the attack a no-op that passes)
+    not_run = {}
+    for attack in attacks:
+        executed = nbformat.read(course.course_dir / "results" / attack.assignment
+                                 / attack.name / f"{attack.assignment}.ipynb", as_version=4)
+        by_id = {grade_id(c): (n, c) for n, c in enumerate(executed.cells, 1)}
+        told = results(attack.assignment, attack.name)["extra_data"]["problems"]
+        for gid, source in sent[attack.name].items():
+            number, cell = by_id.get(gid, (0, None))
+            if cell is None or cell.source != textwrap.dedent(source).strip("\n"):
+                not_run[attack.name] = f"cell {gid!r} is not in the graded notebook as sent"
+            # executed: a count, or (a cell that killed its kernel before the count came
+            # back) the student is told what the cell did
+            elif cell.get("execution_count") is None and not any(
+                    p.startswith(f"cell {number} ") for p in told):
+                not_run[attack.name] = f"cell {gid!r} (cell {number}) was never executed"
+    assert not not_run, not_run
 
     assert results("mini", "victim")["score"] == 4
     assert results("mini-model", "honest")["score"] == 3
