@@ -177,11 +177,11 @@ WALLS: tuple[Wall, ...] = (
     Wall("suites-tmpfs", WALLS_PY,
          'args += ["--tmpfs", str(secret)]',
          "pass   # wall removed: installed suites stay visible",
-         (ADVERSARIAL,),
+         (SANDBOX + "test_suites_inside_a_bound_python_folder_are_covered", ADVERSARIAL),
          "an empty tmpfs over autograder/suites/ where the package is installed into a bound "
          "site-packages (_grader_secrets)",
-         "with the venv's editable install _grader_secrets() is empty (the suites are not under "
-         "a bound folder), so no test here exercises it: expect survived"),
+         "the editable install here keeps the suites outside the bound folders, so the test "
+         "makes the package's folder one of them, as a site-packages install would"),
     Wall("tmpfs-size", WALLS_PY,
          "tmp_size = str(max(64 * 1024**2, plan.limits.file_size))",
          "tmp_size = str(64 * 1024**4)   # wall removed: /tmp and /dev/shm uncapped",
@@ -467,7 +467,8 @@ class Outcome:
     log: Path | None = None
 
 
-FAILED = re.compile(r"^(FAILED|ERROR) (\S+)(?: - (.*))?$", re.M)
+# a parametrized id may hold spaces: test_x[weights padded]
+FAILED = re.compile(r"^(FAILED|ERROR) (\S+(?:\[[^\]]*\])?)(?: - (.*))?$", re.M)
 SUMMARY = re.compile(r"^=*\s*(.*\d+ (?:passed|failed|error|errors|skipped).*?)\s*=*$", re.M)
 
 

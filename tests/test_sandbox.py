@@ -269,3 +269,23 @@ def test_a_kernel_started_ahead_that_died_is_replaced_by_a_fresh_one():
         report = spare.run_notebook()
     assert report.problems == []
     assert nxt.cells[0].outputs[0]["text"] == "42\n"
+
+
+def test_suites_inside_a_bound_python_folder_are_covered(monkeypatch):
+    """Where cnngrade is installed into a folder the sandbox binds (a non-editable install in
+    site-packages), its autograder/suites/ lies inside the bind: an empty tmpfs covers it. Here
+    the package's own folder is made one of the bound Python folders, as such an install
+    would have it; the kernel must see the package's code but not one file of the suites."""
+    from cnngrade.sandbox import walls
+    package = REPO / "autograder"
+    roots = walls._python_roots()
+    monkeypatch.setattr(walls, "_python_roots", lambda: sorted({*roots, package}))
+    assert walls._grader_secrets() == [package / "suites"]
+    hidden = sorted(p.name for p in (package / "suites").iterdir())
+    assert "keras-convnet" in hidden
+    out, problems = run([
+        f"import os\nprint(os.path.isfile({str(package / 'sandbox' / 'walls.py')!r}))",
+        f"print(sorted(os.listdir({str(package / 'suites')!r})))",
+        f"print(os.path.exists({str(package / 'suites' / 'keras-convnet')!r}))",
+    ])
+    assert out == [["True\n"], ["[]\n"], ["False\n"]], (out, problems)
