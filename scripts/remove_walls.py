@@ -291,13 +291,17 @@ WALLS: tuple[Wall, ...] = (
          'OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | ',
          "OPEN_FLAGS = os.O_RDONLY | ",
          ("tests/test_collect_safety.py::"
+          "test_a_file_swapped_for_a_link_after_the_listing_is_not_followed",
+          "tests/test_collect_safety.py::"
           "test_folder_links_pipes_sockets_and_devices_are_skipped",
           "tests/test_collect_safety.py::test_exchange_links_and_pipes"),
          "collect opens a submitted file without following a link"),
     Wall("collect-zip-ratio", COLLECT_PY,
          "info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * info.compress_size)",
          "False)",   # wall removed: MAX_RATIO (the colon follows)
-         ("tests/test_collect_safety.py::test_zip_bomb_member_and_oversized_member",),
+         ("tests/test_collect_safety.py::"
+          "test_a_member_under_the_size_cap_but_over_the_ratio_is_a_bomb",
+          "tests/test_collect_safety.py::test_zip_bomb_member_and_oversized_member"),
          "a zip member inflating more than MAX_RATIO times past 1 MiB is skipped as a bomb"),
     Wall("collect-zip-total", COLLECT_PY,
          "            if total > budget:",

@@ -420,3 +420,27 @@ def test_cli_prints_each_problem_on_one_line(mini_course, tmp_path, monkeypatch)
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert any("\\u202e" in line for line in problems) and any("\\x1b" in line
                                                                for line in problems)
+
+
+def test_a_member_under_the_size_cap_but_over_the_ratio_is_a_bomb(mini_course, tmp_path):
+    """1.5 MiB of zeros in a few kB: under MAX_FILE, so only MAX_RATIO stops it."""
+    member = b"\0" * (1536 * 1024)
+    assert len(member) < collect_module.MAX_FILE
+    path = _write(tmp_path / "r.zip", _zip({"ratio_4_4_mini.ipynb": member,
+                                            "ok_3_3_mini.ipynb": _nb(mini_course, "ok")}))
+    report = collect(mini_course, "mini", path)
+    assert report.added == [("ok", "mini.ipynb")]
+    assert "ratio_4_4_mini.ipynb is too large or too compressed" in "\n".join(report.problems)
+
+
+def test_a_file_swapped_for_a_link_after_the_listing_is_not_followed(mini_course, tmp_path):
+    """The folder walk skips links it sees; one put in place after the listing (a race) is
+    opened with O_NOFOLLOW, so another student's valid notebook is not read through it."""
+    other = _write(tmp_path / "bob.ipynb", _nb(mini_course, "bob"))
+    (tmp_path / "alice").mkdir()
+    link = tmp_path / "alice" / "mini.ipynb"
+    link.symlink_to(other)
+    problems: list[str] = []
+    assert collect_module._read(link, problems) is None
+    assert problems == [f"{link} cannot be read (Too many levels of symbolic links); it was "
+                        "skipped."]
