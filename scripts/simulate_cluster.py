@@ -223,30 +223,19 @@ def _cluster(Cluster, nodes: int, cpus_per_node: int, store: int) -> Iterator[li
 
     from cnngrade.grading.runners import with_ray_startup_retries
 
-    made: list = []
-
     def start():
-        made.append(None)   # the head: if it does not come up, undo() has no cluster to stop
-        made[-1] = Cluster(initialize_head=True, head_node_args={
+        cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 0, "object_store_memory": store, "include_dashboard": False})
-        for _ in range(nodes):
-            made[-1].add_node(num_cpus=cpus_per_node, object_store_memory=store)
-        made[-1].wait_for_nodes()
-        return made[-1]
+        try:
+            for _ in range(nodes):
+                cluster.add_node(num_cpus=cpus_per_node, object_store_memory=store)
+            cluster.wait_for_nodes()
+        except BaseException:   # a node that did not come up in Ray's fixed wait
+            cluster.shutdown()
+            raise
+        return cluster
 
-    def undo():   # a node that did not come up in Ray's fixed wait: start the cluster again
-        stale = made.pop()
-        if stale is not None:
-            stale.shutdown()
-        ray.shutdown()
-
-    try:
-        cluster = with_ray_startup_retries(start, undo)
-    except BaseException:
-        for stale in made:
-            if stale is not None:
-                stale.shutdown()
-        raise
+    cluster = with_ray_startup_retries(start, ray.shutdown)
     try:
         ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
         try:

@@ -222,9 +222,11 @@ def solution_sources(course, slug: str) -> dict[str, str]:
 
 
 def grade_samples(tmp_path_factory, slug: str, others: dict[str, nbformat.NotebookNode],
-                  samples: tuple[str, ...] = ("perfect", "template")):
+                  samples: tuple[str, ...] = ("perfect", "template"), workers: int = 2,
+                  **options):
     """A fresh course with the data prepared: release `slug`, collect the bundled `samples`
-    and the `others` notebooks, grade them all with 2 workers; returns the course."""
+    and the `others` notebooks, grade them all with `workers` (and grade's `options`, e.g.
+    keras_backend); returns the course."""
     import shutil
 
     from cnngrade.course.data import prepare
@@ -240,7 +242,7 @@ def grade_samples(tmp_path_factory, slug: str, others: dict[str, nbformat.Notebo
     for student, nb in others.items():
         submit(inbox, student, nb, slug + ".ipynb")
     assert len(collect(course, slug, inbox).added) == len(samples) + len(others)
-    grade(course, slug, workers=2)
+    grade(course, slug, workers=workers, **options)
     return course
 
 
