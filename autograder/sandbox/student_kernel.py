@@ -21,10 +21,10 @@ from nbformat import NotebookNode
 from ..course.config import Limits
 from . import cputime
 from .gpu_share import GPU_PREAMBLE, GpuShare
-from .jupyter import CappedNotebookClient, new_kernel_manager
+from .jupyter import ANSWER_OUTPUT_CAP, CappedNotebookClient, new_kernel_manager, stopped_by_relay
 from .walls import SandboxPlan, prepare_dirs
 
-ANSWER_OUTPUT_CAP = 96 * 1024 * 1024
+__all__ = ["ANSWER_OUTPUT_CAP", "KernelGone", "StudentKernel"]
 
 
 # the kernel started ahead for this process's next submission (StudentKernel.start_ahead)
@@ -221,6 +221,8 @@ class StudentKernel:
         if client is None:
             return
         # Best effort at each step: the kernel may already be dead, or hung.
+        # the sandbox's first process, read before nbclient's clean-up forgets the manager
+        process = getattr(getattr(client.km, "provisioner", None), "process", None)
         with contextlib.suppress(Exception):
             if client.kc is not None:
                 client.kc.stop_channels()
@@ -228,7 +230,6 @@ class StudentKernel:
             if client.km is not None and client.km.has_kernel:
                 client._cleanup_kernel()
         with contextlib.suppress(Exception):
-            process = getattr(getattr(client.km, "provisioner", None), "process", None)
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
@@ -316,7 +317,11 @@ class StudentKernel:
                 return False
             except DeadKernelError:
                 self._count(index, first, watch, began)
-                if not watch.fired:
+                relay = stopped_by_relay(self.plan)
+                if relay:
+                    self._rule_out(index, f"cell {index + 1} was stopped: {relay}; it was "
+                                          "skipped")
+                elif not watch.fired:
                     self._rule_out(index, f"cell {index + 1} killed the Python kernel (it "
                                           "exited, crashed or ran out of memory); it was "
                                           "skipped")
@@ -400,6 +405,9 @@ class StudentKernel:
             raise KernelGone(why) from None
         except DeadKernelError:
             self._stop()
+            relay = stopped_by_relay(self.plan)
+            if relay:
+                raise KernelGone(relay) from None
             if watch.fired:
                 raise KernelGone(f"it computed for more than {timeout:.0f} s (the time limit "
                                  "per call)") from None
