@@ -61,6 +61,8 @@ KERNEL_PY = "autograder/sandbox/student_kernel.py"
 ARTIFACTS_PY = "autograder/sandbox/artifacts.py"
 WALLS_ARTIFACTS = "tests/test_walls_artifacts.py::"
 COLLECT_PY = "autograder/intake/collect.py"
+RELAY_PY = "autograder/sandbox/relay.py"
+RELAY = "tests/test_relay.py::"
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,13 @@ WALLS: tuple[Wall, ...] = (
     Wall("ro-bind-python", WALLS_PY,
          'args += _parents(root, made) + ["--ro-bind", str(root), str(root)]',
          'args += _parents(root, made) + ["--bind", str(root), str(root)]',
-         (ADVERSARIAL,),
+         ("tests/test_walls_sandbox.py::"
+          "test_a_bound_python_folder_is_read_only_even_where_the_kernels_uid_could_write",
+          ADVERSARIAL),
          "the Python installation (prefixes, site-packages) bound read-only",
-         "bound writable, write-outside tries to drop sitecustomize.py into this checkout's "
-         ".venv: as root the kernel's uid cannot write there (root's 0755 folders), so expect "
-         "survived"),
+         "as root the kernel's uid cannot write root's 0755 folders anyway (write-outside's "
+         "sitecustomize.py into .venv fails either way), so the test binds a 0777 folder as a "
+         "Python folder and requires EROFS there and in site-packages (EACCES when writable)"),
     Wall("ro-bind-system", WALLS_PY,
          '        elif path.is_dir():\n            args += ["--ro-bind", str(path), str(path)]',
          '        elif path.is_dir():\n            args += ["--bind", str(path), str(path)]',
@@ -149,26 +153,33 @@ WALLS: tuple[Wall, ...] = (
     Wall("ro-bind-data", WALLS_PY,
          'args += ["--ro-bind", str(source), data_target(rel)]',
          'args += ["--bind", str(source), data_target(rel)]',
-         (),
+         ("tests/test_walls_sandbox.py::"
+          "test_the_public_datasets_are_read_only_even_where_the_kernels_uid_could_write",),
          "the public datasets bound read-only below ~/.keras",
-         "no test grades a notebook that writes into its datasets"),
+         "the test binds a dataset from a 0777 folder (a 0666 file): every write fails with "
+         "EROFS, the host's folder is unchanged"),
     Wall("suites-out", WALLS_PY, SECRETS_LOOP,
          _bind('Path(__file__).resolve().parents[1] / "suites"'),
          (SANDBOX + "test_walls", ADVERSARIAL),
          "the hidden suites (the checkout's autograder/suites/) are not in the sandbox"),
     Wall("solutions-out", WALLS_PY, SECRETS_LOOP,
          _bind('Path(__file__).resolve().parents[2] / "solutions"'),
-         (SANDBOX + "test_walls", ADVERSARIAL),
+         ("tests/test_walls_sandbox.py::"
+          "test_the_reference_solutions_are_not_in_the_sandbox",
+          SANDBOX + "test_walls", ADVERSARIAL),
          "the reference solutions (the checkout's solutions/) are not in the sandbox",
          "test_walls looks for suites/ and tests/, the corpus for the suites, the gradebook, "
-         "another student and the hidden data: expect survived"),
+         "another student and the hidden data; the first test for solutions/ itself (its "
+         "path and its parent's listing)"),
     Wall("hidden-data-out", WALLS_PY, SECRETS_LOOP,
          _bind('Path(os.environ.get("CNNGRADE_HIDDEN_DATA", '
                'Path("~/.cnngrade/hidden").expanduser()))'),
-         (ADVERSARIAL,),
+         ("tests/test_walls_sandbox.py::"
+          "test_the_hidden_data_folder_is_not_in_the_sandbox", ADVERSARIAL),
          "the hidden data folder (~/.cnngrade/hidden) is not in the sandbox",
-         "the folder is mode 0700 (cnngrade data prepare): bound, the kernel's uid still cannot "
-         "enter it when the grader is root, so expect survived"),
+         "the real folder is mode 0700 (cnngrade data prepare): bound, the kernel's uid still "
+         "cannot enter it when the grader is root; the test points CNNGRADE_HIDDEN_DATA at a "
+         "0755 folder with a readable file"),
     Wall("held-back-fashion", "autograder/course/data.py",
          'binds.append((cut if cut.is_dir() else self.fashion, "datasets/fashion-mnist"))',
          'binds.append((self.fashion, "datasets/fashion-mnist"))',
@@ -185,10 +196,12 @@ WALLS: tuple[Wall, ...] = (
     Wall("tmpfs-size", WALLS_PY,
          "tmp_size = str(max(64 * 1024**2, plan.limits.file_size))",
          "tmp_size = str(64 * 1024**4)   # wall removed: /tmp and /dev/shm uncapped",
-         (ADVERSARIAL,),
+         ("tests/test_walls_sandbox.py::"
+          "test_tmp_and_dev_shm_are_full_before_100_mib", ADVERSARIAL),
          "/tmp and /dev/shm are RAM-backed tmpfs no larger than the file-size limit",
-         "disk-fill writes one file per folder, which the file-size limit stops first: expect "
-         "survived"),
+         "disk-fill writes one file per folder, which the file-size limit stops first; the "
+         "test writes many 512 KiB files (limit 1 MiB) and requires ENOSPC by 64 MiB (it stops "
+         "itself at 100 MiB a folder, in the kernel's tmpfs, when the cap is gone)"),
     # -- what the grader reads ------------------------------------------------------------------
     Wall("artifact-nofollow", ARTIFACTS_PY,
          'flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)',
@@ -248,16 +261,48 @@ WALLS: tuple[Wall, ...] = (
     Wall("answer-output-cap", KERNEL_PY,
          "self.client.output_cap = max(self.limits.output_size, ANSWER_OUTPUT_CAP)",
          "self.client.output_cap = 2**62   # wall removed: ANSWER_OUTPUT_CAP",
-         (ADVERSARIAL,),
-         "what a checker call's answer may send back is capped (ANSWER_OUTPUT_CAP, 96 MiB)",
-         "MAX_ANSWER_BYTES then refuses huge-answer: expect survived"),
+         (RELAY + "test_a_checker_calls_output_is_capped_at_the_answer_cap", ADVERSARIAL),
+         "what a checker call's answer may send back is capped (ANSWER_OUTPUT_CAP, 96 MiB), in "
+         "the relay and in the grader",
+         "three 60 MiB prints in one call: removed, the grader receives all 180 MiB"),
     Wall("cell-output-cap", "autograder/sandbox/jupyter.py",
          "        if total > self.output_cap:",
          "        if False:   # wall removed: the output cap",
-         (ADVERSARIAL,),
-         "a cell's outputs are capped (output_size, 2 MiB): the rest is dropped on arrival",
-         "RISK: removed, output-10gb and print-huge-line (2 GB in one message) may hold "
-         "several GB in the grader's memory"),
+         (RELAY + "test_many_small_prints_are_cut_at_the_cells_cap", ADVERSARIAL),
+         "a cell's outputs are capped (output_size, 2 MiB) in nbclient: the notebook keeps no "
+         "more",
+         "removed, the relay's budget (the cap + 1 MiB) still bounds what the grader receives; "
+         "the notebook then keeps up to 3 MiB"),
+    Wall("relay-frame-cap", RELAY_PY,
+         "            to_kernel.setsockopt(zmq.MAXMSGSIZE, self.max_frame)",
+         "            pass   # wall removed: MAXMSGSIZE",
+         (RELAY + "test_a_1_gib_line_is_stopped_before_the_grader_holds_it",),
+         "the relay refuses a frame over the answer cap + 1 MiB before reading it (ZeroMQ's "
+         "MAXMSGSIZE) and stops the kernel",
+         "removed, the relay reads the 1 GiB line (within its own memory limit) and drops it "
+         "with a note: the grader is still safe, the relay is not"),
+    Wall("relay-memory-limit", RELAY_PY,
+         "    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))",
+         "    pass   # wall removed: the relay's address space unlimited",
+         (RELAY + "test_a_message_of_many_frames_is_stopped_before_the_grader_holds_it",),
+         "the relay's own address space is limited (1.5 GiB): a message of many frames, each "
+         "under MAXMSGSIZE, stops the kernel instead of filling the relay",
+         "removed, the relay holds the 2.5 GiB message and drops it with a note"),
+    Wall("relay-output-budget", RELAY_PY,
+         "            if used >= 0 and used + size <= cap + MESSAGE_CAP:   # buffers count too",
+         "            if True:   # wall removed: every output forwarded",
+         (RELAY + "test_what_reaches_the_grader_per_cell_is_capped_by_the_relay",
+          RELAY + "test_a_message_of_frames_within_the_relays_memory_is_dropped_with_a_note"),
+         "the relay forwards a request's outputs up to the grader's cap for it (+ 1 MiB): the "
+         "grader never receives the rest"),
+    Wall("relay-signatures", RELAY_PY,
+         "            message = self.session.deserialize(body, content=True, copy=False)   "
+         "# + signature",
+         "            return True   # wall removed: signatures and replays not checked",
+         (RELAY + "test_a_message_with_a_forged_signature_never_reaches_the_grader",
+          RELAY + "test_a_replayed_message_reaches_the_grader_once"),
+         "the relay forwards only messages signed with the session's key and not seen before "
+         "(jupyter_client raises in the grader on the others)"),
     # -- time -----------------------------------------------------------------------------------
     Wall("cell-cpu-limit", KERNEL_PY,
          "            cpu, wall = cell_budget.cpu, cell_budget.wall",
@@ -273,8 +318,11 @@ WALLS: tuple[Wall, ...] = (
     Wall("call-cpu-limit", KERNEL_PY,
          "        watch = self._watch(budget.cpu)",
          "        watch = self._watch(None)   # wall removed: no CPU limit per call",
-         (ADVERSARIAL,),
-         "a checker call may compute for call_timeout CPU seconds"),
+         ("tests/test_walls_sandbox.py::"
+          "test_a_checker_call_is_stopped_by_its_cpu_time", ADVERSARIAL),
+         "a checker call may compute for call_timeout CPU seconds",
+         "removed, the test's endless call runs into its wall-clock backstop (60 s) and gets "
+         "the wall clock's message instead of the CPU limit's"),
     Wall("cpu-tree", "autograder/sandbox/cputime.py",
          "        todo += children.get(pid, [])",
          "        pass   # wall removed: only the sandbox's first process is counted",
@@ -283,9 +331,15 @@ WALLS: tuple[Wall, ...] = (
     Wall("process-reaping", KERNEL_PY,
          "            if process is not None and process.poll() is None:",
          "            if False:   # wall removed: the sandbox's process is not killed",
-         (ADVERSARIAL,),
-         "after grading, the sandbox's first process is killed and waited for",
-         "jupyter_client's own shutdown and the pid namespace also end the kernel's processes"),
+         ("tests/test_walls_sandbox.py::"
+          "test_a_kernel_whose_shutdown_failed_is_still_killed_and_reaped",
+          "tests/test_walls_sandbox.py::"
+          "test_after_grading_the_sandboxs_processes_are_gone_and_reaped"),
+         "after grading, the sandbox's first process is killed and waited for, whatever "
+         "jupyter_client's shutdown did",
+         "it is the only wall where that shutdown fails: the first test makes it raise, as "
+         "nbclient's clean-up would on a kernel manager's error; where the shutdown works, it "
+         "already SIGKILLs the process group and waits, and the pid namespace ends the rest"),
     # -- intake ---------------------------------------------------------------------------------
     Wall("collect-nofollow", COLLECT_PY,
          'OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | ',
