@@ -126,8 +126,10 @@ WALLS: tuple[Wall, ...] = (
          "return UID_BASE + (os.getpid() % 2000) * 2 + seat % 2 if os.geteuid() == 0 "
          "else os.getuid()",
          "return os.getuid()   # wall removed: the kernel keeps the grader's uid",
-         (SANDBOX + "test_walls", SANDBOX + "test_fork_bomb_is_contained",
-          SANDBOX + "test_a_kernel_started_ahead_does_not_share_the_running_ones_process_limit"),
+         (SANDBOX + "test_as_root_the_kernel_runs_as_a_uid_of_its_own", SANDBOX + "test_walls",
+          SANDBOX + "test_fork_bomb_is_contained",
+          SANDBOX + "test_as_root_a_kernel_started_ahead_does_not_share_the_running_ones_"
+          "process_limit"),
          "as root, the kernel runs as an unprivileged uid of its own (so the process limit "
          "applies and the grader's files are not its own)",
          "only the uid is kept (sandbox_uid); setpriv still drops every capability. Only "
@@ -150,6 +152,14 @@ WALLS: tuple[Wall, ...] = (
          "/usr, /bin, /lib... bound read-only",
          "bound writable, test_walls writes /usr/evil and write-outside /usr/pwned.txt on the "
          "HOST where the kernel's uid may (not as root: root's 0755 folders)"),
+    Wall("sandbox-root-read-only", WALLS_PY,
+         '        args += ["--remount-ro", "/"]',
+         "        pass   # wall removed: the sandbox's own root stays writable",
+         ("tests/test_non_root.py::test_the_sandboxs_walls_hold_for_an_unprivileged_grader",),
+         "the sandbox's own root (bwrap's tmpfs, with /etc and /home) is read-only: for a grader "
+         "that is not root it belongs to the kernel's uid, unbounded RAM",
+         "as root the kernel's uid cannot write root's folders there anyway: the test runs the "
+         "sandbox's tests as uid 65534, where test_walls writes /etc/evil and /evil without it"),
     Wall("ro-bind-data", WALLS_PY,
          'args += ["--ro-bind", str(source), data_target(rel)]',
          'args += ["--bind", str(source), data_target(rel)]',

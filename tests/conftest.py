@@ -4,11 +4,13 @@ end-to-end and attack tests stay fast, and helpers to build student notebooks.""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import socket
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -292,3 +294,72 @@ def listener(host: str) -> socket.socket:
     server.listen(8)
     server.setblocking(False)
     return server
+
+
+# -- the processes of sandboxed kernels ------------------------------------------------------------
+
+# a sandbox's processes name their kernel's connection file: the relay, bwrap outside and inside
+# (the pid namespace's init) and the kernel itself, whose forks keep its command line
+KERNEL_FILE = re.compile(r"ipykernel_launcher -f (\S+)")
+
+
+def _proc_table() -> dict[int, tuple[int, int, set[int], str]]:
+    """pid -> (start time, parent pid, real/effective/saved/fs uids, command line) of every
+    process this one can read in /proc."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            status = Path(entry.path, "status").read_text()
+            cmd = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except OSError:   # gone meanwhile, or not ours to read
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        uids = next((line.split()[1:] for line in status.splitlines()
+                     if line.startswith("Uid:")), [])
+        table[int(entry.name)] = (int(fields[19]), int(fields[1]), {int(u) for u in uids}, cmd)
+    return table
+
+
+def sandbox_processes() -> dict[tuple[int, int], tuple[str, str]]:
+    """Every process of a sandboxed kernel on this machine, as root or not: (pid, start time)
+    -> (the connection file of the kernel it belongs to, or "" where none is known; "uid pid
+    command").
+
+    A process belongs to a sandbox if it or one of its ancestors names a kernel's connection
+    file (KERNEL_FILE): inside the sandbox's pid namespace an orphan is adopted by that
+    namespace's init (bwrap), so a kernel's daemonized or exec'd children are found through
+    their parents, whatever their uid -- as a normal user they have the grader's. As root, any
+    process of a sandbox uid (walls.UID_BASE and up) is one too, with no ancestor needed."""
+    from cnngrade.sandbox.walls import UID_BASE
+    table = _proc_table()
+    root = os.geteuid() == 0
+    found = {}
+    for pid, (start, _, uids, cmd) in table.items():
+        conn, seen, at = "", set(), pid
+        while at in table and at not in seen and at > 1:
+            seen.add(at)
+            if match := KERNEL_FILE.search(table[at][3]):
+                conn = match[1]
+                break
+            at = table[at][1]
+        sandbox_uid = root and any(UID_BASE <= u < UID_BASE + 4000 for u in uids)
+        if conn or sandbox_uid:
+            found[(pid, start)] = (conn, f"{min(uids, default=-1)} {pid} {cmd[:300]}")
+    return found
+
+
+def outlived(before: dict, ours: Path, wait: float = 120.0) -> set[str]:
+    """The sandboxes' processes started since `before` (sandbox_processes()) that are still
+    running after `wait` s; one of a kernel made outside `ours` (the folder this test's kernels
+    are made in: another grading on this machine) is not this test's."""
+    def left() -> set[str]:
+        return {what for key, (conn, what) in sandbox_processes().items()
+                if key not in before and not (conn and not Path(conn).is_relative_to(ours))}
+    deadline = time.monotonic() + wait
+    while (found := left()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found

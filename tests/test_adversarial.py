@@ -9,14 +9,23 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import MINI_SOLUTION, REPO, add_assignment, filled, host_addresses, listener, submit
+from conftest import (
+    MINI_SOLUTION,
+    REPO,
+    add_assignment,
+    filled,
+    host_addresses,
+    listener,
+    outlived,
+    sandbox_processes,
+    submit,
+)
 
 import cnngrade as engine
 from cnngrade.course.gradebook import open_gradebook
@@ -24,7 +33,6 @@ from cnngrade.course.store import Store
 from cnngrade.grading.grade import grade
 from cnngrade.intake.collect import collect
 from cnngrade.intake.notebook import grade_id
-from cnngrade.sandbox.walls import UID_BASE
 from cnngrade.views.feedback import write_feedback
 from cnngrade.views.report import class_report
 
@@ -196,28 +204,6 @@ def test_a_misnamed_attack_is_refused(tmp_path, text, complaint):
     with pytest.raises(CorpusError) as refused:
         load_corpus(tmp_path)
     assert complaint in str(refused.value)
-
-
-def sandbox_processes() -> set[str]:
-    """uid, pid and command of every process running as a sandbox uid."""
-    listing = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True,
-                             text=True).stdout
-    return {line for line in listing.splitlines()
-            if line.split() and UID_BASE <= int(line.split()[0]) < UID_BASE + 4000}
-
-
-def outlived(before: set[str], ours: Path, wait: float = 120.0) -> set[str]:
-    """Sandboxed processes started since `before` that are still running after `wait` s; a
-    kernel of another grading on this machine (its connection file outside `ours`, the folder
-    this test's kernels are made in) and its forks are not this test's."""
-    def left() -> set[str]:
-        return {line for line in sandbox_processes() - before
-                if not ((m := re.search(r"ipykernel_launcher -f (\S+)", line))
-                        and not m[1].startswith(str(ours)))}
-    deadline = time.monotonic() + wait
-    while (found := left()) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return found
 
 
 def cnngrade(*args: str, course) -> str:

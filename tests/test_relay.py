@@ -212,3 +212,20 @@ def test_a_checker_calls_output_is_capped_at_the_answer_cap(monkeypatch):
     assert texts[0] == "b" * (60 * 2**20) + "\n"
     assert texts[-1].startswith("\n[cnngrade: output beyond 98304 KiB was dropped]")
     assert sum(received) < 100 * 2**20, sum(received)
+
+
+def test_a_deep_tmpdir_does_not_make_the_sockets_path_too_long(tmp_path, monkeypatch):
+    """A Unix socket's path has at most 107 bytes; with TMPDIR 110 characters deep the
+    kernel's and the relay's sockets go to /tmp, and the kernel starts."""
+    import tempfile
+    deep = tmp_path / ("d" * (110 - len(str(tmp_path))))
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('started')")]
+    with StudentKernel(nb, LIMITS) as kernel:
+        assert kernel._tmp.parent == deep and str(kernel.plan.sockets).startswith("/tmp/")
+        kernel.run_notebook()
+        folders = (kernel._tmp, kernel.plan.sockets.parent)
+    assert nb.cells[0].outputs[0]["text"] == "started\n"
+    assert not any(f.exists() for f in folders)

@@ -5,20 +5,36 @@ from __future__ import annotations
 import ast
 import errno
 import os
+import re
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import host_addresses, listener
+from conftest import host_addresses, listener, outlived, sandbox_processes
 
 from cnngrade.course.config import Limits
 from cnngrade.sandbox.student_kernel import StudentKernel
-from cnngrade.sandbox.walls import sandbox_kind
+from cnngrade.sandbox.walls import UID_BASE, sandbox_kind
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
+
+# Who the grader is decides some walls: as root the kernel runs as a uid of its own
+# (walls.sandbox_uid, through setpriv) and bwrap makes no user namespace; as a normal user bwrap
+# makes one (--unshare-user) and the kernel keeps the grader's uid. A test of one of the two is
+# named so; tests/test_non_root.py runs this file again as an unprivileged user when the suite
+# runs as root, so both kinds run on a root CI.
+ROOT = os.geteuid() == 0
+as_root = pytest.mark.skipif(
+    not ROOT, reason="only as root: only a root grader runs its kernels as a uid of their own "
+                     "(walls.sandbox_uid); as a normal user the kernel keeps the grader's uid")
+as_non_root = pytest.mark.skipif(
+    ROOT, reason="only as a normal user: only then does bwrap make the kernel a user namespace "
+                 "(--unshare-user); tests/test_non_root.py runs this file as one")
 
 
 def run(cells: list[str], limits: Limits | None = None) -> tuple[list[list[str]], list[str]]:
@@ -216,37 +232,215 @@ def test_private_tmp_does_not_hide_a_python_under_tmp(tmp_path):
 
 def test_many_killing_cells_are_each_skipped():
     out, problems = run(["x = 1"] + ["import os\nos._exit(1)"] * 7 + ["print(x + 1)"])
-    assert out[-1] == ["2\n"]
-    assert sum("killed the Python kernel" in p for p in problems) == 7
+    assert out[-1] == ["2\n"], (out, problems)
+    assert sum("killed the Python kernel" in p for p in problems) == 7, problems
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox runs kernels as their own uid as root")
-def test_a_kernel_started_ahead_does_not_share_the_running_ones_process_limit():
-    """Warm kernels: the kernel booted for the next student while a hostile one holds every
-    thread its uid may have still starts (it runs as the other of its process's two uids), and
-    the student after gets a working kernel whatever the spare went through."""
+def _hog_and_the_kernel_started_ahead() -> tuple[tuple[str, str], tuple[str, str]]:
+    """A hostile kernel holds every thread its process limit allows; the kernel started ahead
+    of the next submission boots meanwhile and runs that one's notebook without a problem.
+    Returns (uid, user namespace) of each."""
+    probe = "import os\nprint(os.getuid(), os.readlink('/proc/self/ns/user'))"
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "import threading\nheld, ev = [], threading.Event()\n"
         "try:\n    while True:\n        t = threading.Thread(target=ev.wait, daemon=True)\n"
         "        t.start(); held.append(t)\n"
         "except RuntimeError:\n    print('held', len(held) > 0)"),
-        nbformat.v4.new_code_cell("import os\nprint(os.getuid())")]
+        nbformat.v4.new_code_cell(probe)]
     limits = Limits(cell_timeout=60, notebook_timeout=200, memory=1024**3, processes=32,
                     file_size=1024**2)
     with StudentKernel(nb, limits) as hog:
         hog.run_notebook()
         assert nb.cells[0].outputs[0]["text"] == "held True\n"
-        hog_uid = int(nb.cells[1].outputs[0]["text"])
+        hog_id = tuple(nb.cells[1].outputs[0]["text"].split())
         hog.start_ahead()   # boots while the hog still holds its threads
         nxt = nbformat.v4.new_notebook()
-        nxt.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getuid())")]
+        nxt.cells = [nbformat.v4.new_code_cell(probe)]
         kernel = StudentKernel.ready(nxt, limits)
         assert kernel._launched   # the spare was taken, not a kernel started now
         with kernel:
             report = kernel.run_notebook()
-    assert report.problems == []
-    assert int(nxt.cells[0].outputs[0]["text"]) not in (hog_uid, 0)
+    assert report.problems == [], report.problems
+    return hog_id, tuple(nxt.cells[0].outputs[0]["text"].split())
+
+
+@as_root
+def test_as_root_a_kernel_started_ahead_does_not_share_the_running_ones_process_limit():
+    """Warm kernels: the kernel booted for the next student while a hostile one holds every
+    thread its uid may have still starts (it runs as the other of its process's two uids), and
+    the student after gets a working kernel whatever the spare went through."""
+    (hog_uid, _), (uid, _) = _hog_and_the_kernel_started_ahead()
+    assert int(uid) not in (int(hog_uid), 0)
+
+
+@as_non_root
+def test_as_non_root_a_kernel_started_ahead_does_not_share_the_running_ones_process_limit():
+    """The same, as a normal user: both kernels keep the grader's uid, but each is in a user
+    namespace of its own, and the process limit counts a uid's processes per user namespace
+    (Linux 5.14 and later), so the hog's threads do not count against the spare's."""
+    (hog_uid, hog_ns), (uid, ns) = _hog_and_the_kernel_started_ahead()
+    assert int(uid) == int(hog_uid) == os.getuid()
+    assert ns != hog_ns and os.readlink("/proc/self/ns/user") not in (ns, hog_ns)
+
+
+def _status(pid: int) -> dict[str, list[str]]:
+    """/proc/<pid>/status: field -> its values."""
+    return {key: value.split() for key, _, value in
+            (line.partition(":") for line in Path(f"/proc/{pid}/status").read_text()
+             .splitlines())}
+
+
+def _kernels_on_the_host(kernel: StudentKernel) -> list[int]:
+    """Host pids of `kernel`'s Python kernel process (and its forks, which share its command
+    line); not the relay or bwrap around it."""
+    return [pid for (pid, _), (conn, what) in sandbox_processes().items()
+            if conn and Path(conn).is_relative_to(kernel._tmp)
+            and re.match(r"-?\d+ \d+ \S+ -m ipykernel_launcher -f ", what)]
+
+
+IDENTITY = ("import os\n"
+            "status = dict(line.split(':', 1)\n"
+            "              for line in open('/proc/self/status').read().splitlines())\n"
+            "print(repr((os.getresuid(), os.getresgid(), os.getgroups(),\n"
+            "            [int(status[c], 16) for c in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd',"
+            " 'CapAmb')],\n"
+            "            open('/proc/self/uid_map').read(), open('/proc/self/gid_map').read(),\n"
+            "            os.readlink('/proc/self/ns/user'))))")
+
+
+def _identity() -> tuple[StudentKernel, tuple, list[tuple[int, dict]]]:
+    """What the kernel says of its identity, and what the host sees of its process(es)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(IDENTITY)]
+    limits = Limits(cell_timeout=20, notebook_timeout=120, memory=1024**3, processes=32,
+                    file_size=1024**2)
+    with StudentKernel(nb, limits) as kernel:
+        report = kernel.run_notebook()
+        assert report.problems == [] and len(nb.cells[0].outputs) == 1, (
+            nb.cells[0].outputs, report.problems)
+        inside = ast.literal_eval(nb.cells[0].outputs[0]["text"])
+        pids = _kernels_on_the_host(kernel)
+        assert pids, "the kernel's process was not found on the host"
+        outside = [(pid, _status(pid), Path(f"/proc/{pid}/uid_map").read_text(),
+                    Path(f"/proc/{pid}/gid_map").read_text(),
+                    os.readlink(f"/proc/{pid}/ns/user")) for pid in pids]
+    return kernel, inside, outside
+
+
+@as_root
+def test_as_root_the_kernel_runs_as_a_uid_of_its_own():
+    """As root the kernel runs as its sandbox uid (walls.sandbox_uid: UID_BASE and up, never
+    root's), with no supplementary group and no capability, in the grader's user namespace --
+    as the kernel says and as the host sees its process."""
+    kernel, inside, outside = _identity()
+    uid = kernel.plan.uid
+    assert UID_BASE <= uid < UID_BASE + 4000 and uid != os.getuid()
+    resuid, resgid, groups, caps, uid_map, _, user_ns = inside
+    assert resuid == (uid,) * 3 and resgid == (uid,) * 3 and groups == [], inside
+    assert caps == [0] * 5, inside
+    assert uid_map.split() == ["0", "0", "4294967295"]   # no user namespace: the host's
+    assert user_ns == os.readlink("/proc/self/ns/user")
+    for pid, status, *_ in outside:
+        assert status["Uid"] == [str(uid)] * 4 and status["Gid"] == [str(uid)] * 4, (pid, status)
+        assert status["Groups"] == [], (pid, status)
+        assert all(int(status[c][0], 16) == 0 for c in ("CapPrm", "CapEff", "CapBnd")), status
+
+
+@as_non_root
+def test_as_non_root_the_kernel_has_the_graders_uid_only_in_a_user_namespace_of_its_own(
+        record_property):
+    """As a normal user the kernel keeps the grader's uid (nothing else is the grader's to give)
+    but only inside a user namespace of its own (bwrap --unshare-user), which maps that one uid
+    and no other: no root in it to become, no capability, and the host sees its process in that
+    namespace. (tests/test_non_root.py reads what is recorded here: that the unprivileged run
+    really had the kernel in a user namespace.)"""
+    _, inside, outside = _identity()
+    uid, gid = os.getuid(), os.getgid()
+    resuid, resgid, groups, caps, uid_map, gid_map, user_ns = inside
+    record_property("uid_map_inside", uid_map)
+    record_property("uid_maps_from_host", repr([o[2] for o in outside]))
+    assert resuid == (uid,) * 3 and resgid == (gid,) * 3, inside
+    assert caps[:3] == [0, 0, 0] and caps[4] == 0, inside   # no capability held or inherited
+    # one uid mapped, to a uid that is not root inside; the namespace is not the grader's
+    assert len(uid_map.splitlines()) == 1 and uid_map.split()[0::2] == [str(uid), "1"], inside
+    assert len(gid_map.splitlines()) == 1 and gid_map.split()[0::2] == [str(gid), "1"], inside
+    assert user_ns != os.readlink("/proc/self/ns/user")
+    for pid, status, host_uid_map, host_gid_map, ns in outside:
+        assert status["Uid"] == [str(uid)] * 4, (pid, status)
+        assert host_uid_map.split() == [str(uid), str(uid), "1"], host_uid_map
+        assert host_gid_map.split() == [str(gid), str(gid), "1"], host_gid_map
+        assert ns == user_ns
+
+
+@as_non_root
+def test_as_non_root_the_process_limit_counts_only_the_sandboxs_own_processes():
+    """The process limit (prlimit --nproc) counts the processes of the kernel's uid -- as a
+    normal user the grader's own uid -- per user namespace (Linux 5.14 and later): the grader
+    holding more processes than the limit takes nothing from the kernel, whose own forks stop
+    below the limit all the same. (On an older kernel the grader's processes would count and
+    this test fails: there a non-root grader's kernels could not start under their limit.)"""
+    limits = Limits(cell_timeout=30, notebook_timeout=120, memory=1024**3, processes=32,
+                    file_size=1024**2)
+    hogs = [subprocess.Popen(["sleep", "600"]) for _ in range(limits.processes + 8)]
+    try:
+        out, problems = run([
+            "import os, time\nkids = 0\n"
+            "try:\n    for _ in range(500):\n        if os.fork() == 0:\n"
+            "            time.sleep(30)\n            os._exit(0)\n        kids += 1\n"
+            "except OSError:\n    pass\nprint(kids)",
+            "print('still here')"], limits)
+        assert sum(h.poll() is None for h in hogs) == limits.processes + 8   # held throughout
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert problems == [] and len(out[0]) == 1, (out, problems)
+    assert 0 < int(out[0][0]) < limits.processes
+    assert out[1] == ["still here\n"]
+
+
+def test_no_process_of_a_sandbox_outlives_its_kernel():
+    """A fork, a daemon in a session of its own that ignores SIGHUP, an orphan (double fork,
+    adopted by the sandbox's init) that ignores SIGTERM: the host sees each as the sandbox's
+    (conftest.sandbox_processes, as root and not), and none is left once the kernel is stopped.
+    """
+    before = sandbox_processes()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os, signal, subprocess, time\n"
+        "if os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)\n"
+        "subprocess.Popen(['sleep', '601'], start_new_session=True,\n"
+        "                 preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))\n"
+        "middle = os.fork()\n"
+        "if middle == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "        os.execvp('sleep', ['sleep', '602'])\n    os._exit(0)\n"
+        "os.waitpid(middle, 0)\nprint('started')")]
+    limits = Limits(cell_timeout=20, notebook_timeout=120, memory=1024**3, processes=32,
+                    file_size=1024**2)
+    with StudentKernel(nb, limits) as kernel:
+        report = kernel.run_notebook()
+        assert report.problems == [] and nb.cells[0].outputs[0]["text"] == "started\n"
+
+        def seen() -> list[str]:
+            """'uid pid command' of each of this kernel's processes the host sees"""
+            return [what for (conn, what) in sandbox_processes().values()
+                    if conn and Path(conn).is_relative_to(kernel._tmp)]
+        deadline = time.monotonic() + 120   # an upper bound only: done once both are seen
+        while not {"sleep 601", "sleep 602"} <= {w.split(" ", 2)[2] for w in seen()} \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        running = seen()
+        commands = [w.split(" ", 2)[2] for w in running]
+        assert "sleep 601" in commands and "sleep 602" in commands, running
+        assert len(_kernels_on_the_host(kernel)) == 2, running   # the kernel and its fork
+        uids = {int(w.split()[0]) for w in running if w.split(" ", 2)[2].startswith("sleep")}
+        assert uids == {kernel.plan.uid}, running
+        # what `outlived` would report if the kernel were left running
+        assert {"sleep 601", "sleep 602"} <= {w.split(" ", 2)[2] for w in outlived(
+            before, kernel._tmp, wait=0)}
+    assert outlived(before, kernel._tmp) == set()
 
 
 def test_a_kernel_started_ahead_that_died_is_replaced_by_a_fresh_one():

@@ -25,6 +25,8 @@ from .jupyter import ANSWER_OUTPUT_CAP, CappedNotebookClient, new_kernel_manager
 from .walls import SandboxPlan, prepare_dirs
 
 __all__ = ["ANSWER_OUTPUT_CAP", "KernelGone", "StudentKernel"]
+# the longest folder the sockets may lie in ("<folder>/relay/control" and the like within 107)
+SOCKET_FOLDER_MAX = 72
 
 
 # the kernel started ahead for this process's next submission (StudentKernel.start_ahead)
@@ -90,7 +92,11 @@ class StudentKernel:
         self.limits = limits
         self.files = files or {}
         self._tmp = Path(tempfile.mkdtemp(prefix="cnngrade-"))
-        self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._tmp / "sock",
+        # a Unix socket's path has at most 107 bytes: below a deep TMPDIR, the kernel's and the
+        # relay's sockets go to a folder of their own in /tmp
+        self._sockets = self._tmp if len(str(self._tmp)) <= SOCKET_FOLDER_MAX else Path(
+            tempfile.mkdtemp(prefix="cnngrade-", dir="/tmp"))
+        self.plan = SandboxPlan(scratch=self._tmp / "home", sockets=self._sockets / "sock",
                                 limits=limits, gpu=gpu, data=data,
                                 threads=threads, keras_backend=keras_backend,
                                 gpu_share=gpu_share, seat=seat)
@@ -115,7 +121,8 @@ class StudentKernel:
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        for folder in {self._tmp, self._sockets}:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _start(self) -> None:
         self._launch()
@@ -213,7 +220,8 @@ class StudentKernel:
         _stop_spares_at_exit()
 
     def _discard(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        for folder in {self._tmp, self._sockets}:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _stop(self) -> None:
         self._launched = False

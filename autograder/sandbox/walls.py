@@ -245,6 +245,10 @@ def wrap(argv: list[str], plan: SandboxPlan) -> list[str]:
         args += _parents(plan.sockets, made) + ["--bind", str(plan.sockets), str(plan.sockets)]
         if plan.gpu:
             args += _gpu_devices()
+        # the sandbox's own root (a tmpfs bwrap made, with /etc and /home in it) read-only: in
+        # a user namespace (a grader not root) bwrap makes it the kernel's own uid's, writable
+        # and unbounded (RAM); the mounts below it (/tmp, /dev/shm, the home) stay as they are
+        args += ["--remount-ro", "/"]
         args += ["--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
