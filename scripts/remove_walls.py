@@ -148,10 +148,13 @@ WALLS: tuple[Wall, ...] = (
     Wall("ro-bind-system", WALLS_PY,
          '        elif path.is_dir():\n            args += ["--ro-bind", str(path), str(path)]',
          '        elif path.is_dir():\n            args += ["--bind", str(path), str(path)]',
-         (SANDBOX + "test_walls", ADVERSARIAL),
+         ("tests/test_walls_sandbox.py::"
+          "test_as_root_the_system_folders_are_read_only_even_where_the_kernels_uid_could_write",
+          SANDBOX + "test_walls"),
          "/usr, /bin, /lib... bound read-only",
-         "bound writable, test_walls writes /usr/evil and write-outside /usr/pwned.txt on the "
-         "HOST where the kernel's uid may (not as root: root's 0755 folders)"),
+         "the first test makes a 0777 folder in /usr/local (as root) and requires EROFS there: "
+         "without one, no uid but root's could write the system folders, bound writable or not; "
+         "bound writable, test_walls would write /usr/evil on the HOST where the kernel's uid may"),
     Wall("sandbox-root-read-only", WALLS_PY,
          '        args += ["--remount-ro", "/"]',
          "        pass   # wall removed: the sandbox's own root stays writable",

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ast
 import errno
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,6 +104,27 @@ def test_a_bound_python_folder_is_read_only_even_where_the_kernels_uid_could_wri
     assert out[2] == "EROFS\n", out
     assert listing(writable) == before
     assert not landed
+
+
+@bwrap_only
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/local").is_dir(),
+                    reason="only as root: only root may make the probe's folder in /usr/local")
+def test_as_root_the_system_folders_are_read_only_even_where_the_kernels_uid_could_write():
+    """wall ro-bind-system. A folder in /usr that the kernel's uid could write on the host (mode
+    0777, made here for the test and removed after it) is read-only in the sandbox: EROFS, and
+    nothing lands on the host. (Without such a folder no uid but root's could write /usr at
+    all, so only this tells the read-only bind from a writable one.)"""
+    probe = Path(tempfile.mkdtemp(prefix="cnngrade-wall-probe-", dir="/usr/local"))
+    try:
+        probe.chmod(0o777)
+        out = run([ATTEMPT + f"print(os.path.isdir({str(probe)!r}), "
+                   f"attempt(write, {str(probe / 'evil')!r}), "
+                   f"attempt(os.mkdir, {str(probe / 'evil.d')!r}))"])
+        landed = sorted(p.name for p in probe.iterdir())
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    assert out == ["True EROFS EROFS\n"], out
+    assert landed == []
 
 
 @bwrap_only
