@@ -1,6 +1,6 @@
 """The relay between a sandboxed kernel and the grader (cnngrade.sandbox.relay) caps what the
 kernel sends *before* the grader receives it: the grader's own peak memory is measured (in a
-child process, `ru_maxrss`) while a kernel prints a 1 GiB line or sends a message of 2.5 GiB of
+child process, its VmHWM) while a kernel prints a 1 GiB line or sends a message of 2.5 GiB of
 frames; what reaches the grader per cell is counted; replayed and forged messages, which make
 jupyter_client raise, never reach it."""
 
@@ -34,11 +34,15 @@ def _memory_available() -> int:
 
 
 def grade_in_a_child(cells: list[str]) -> dict:
-    """The cells run by a StudentKernel in a fresh Python process, which reports the outputs,
-    the problems and its own peak resident memory (the grader's side only: the kernel and the
-    relay are other processes)."""
+    """The cells run by a StudentKernel in a fresh Python process, which reports the outputs
+    (each cell's texts joined), the problems and its own peak resident memory (VmHWM: the
+    grader's side only; the kernel and the relay are other processes)."""
     script = textwrap.dedent(f"""
-        import json, resource, nbformat
+        import json, nbformat
+        def peak_mib():   # this process's own high-water mark (ru_maxrss would include the
+            for line in open("/proc/self/status"):   # forked parent's, which exec keeps)
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
         from cnngrade.course.config import Limits
         from cnngrade.sandbox.student_kernel import StudentKernel
         nb = nbformat.v4.new_notebook()
@@ -46,10 +50,10 @@ def grade_in_a_child(cells: list[str]) -> dict:
         with StudentKernel(nb, Limits(**{LIMITS.__dict__!r})) as kernel:
             report = kernel.run_notebook()
         print(json.dumps({{
-            "outputs": [[o.get("text") or o.get("evalue") or "" for o in c.outputs]
-                        for c in nb.cells],
+            "outputs": [["".join(o.get("text") or o.get("evalue") or "" for o in c.outputs)]
+                        if c.outputs else [] for c in nb.cells],
             "problems": report.problems,
-            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+            "peak_mib": peak_mib()}}))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=REPO)
@@ -62,8 +66,9 @@ def run(cells: list[str]) -> tuple[list[list[str]], list[str]]:
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     with StudentKernel(nb, LIMITS) as kernel:
         report = kernel.run_notebook()
-    return [[o.get("text") or o.get("evalue") or "" for o in c.outputs] for c in nb.cells], \
-        report.problems
+    # a cell's stream texts joined: how a print is split into messages depends on the machine
+    return [["".join(o.get("text") or o.get("evalue") or "" for o in c.outputs)]
+            if c.outputs else [] for c in nb.cells], report.problems
 
 
 def test_a_1_gib_line_is_stopped_before_the_grader_holds_it():
