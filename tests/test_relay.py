@@ -234,3 +234,23 @@ def test_a_deep_tmpdir_does_not_make_the_sockets_path_too_long(tmp_path, monkeyp
         folders = (kernel._tmp, kernel.plan.sockets.parent)
     assert nb.cells[0].outputs[0]["text"] == "started\n"
     assert not any(f.exists() for f in folders)
+
+
+def test_a_relay_whose_grader_died_during_its_start_up_starts_no_sandbox(tmp_path):
+    """The grader killed between starting the relay and the relay's first look at its parent
+    (the crash-safety tests do that): the relay's parent is then no longer the grader named in
+    its configuration, and it exits without starting the sandbox (which bwrap's
+    --die-with-parent would otherwise tie to a relay that lives on)."""
+    ports = {f"{c}_port": i for i, c in enumerate(("shell", "iopub", "stdin", "hb", "control"),
+                                                  1)}
+    info = {"transport": "ipc", "key": "k", "signature_scheme": "hmac-sha256", **ports}
+    config = {"inner": {**info, "ip": str(tmp_path / "in")},
+              "outer": {**info, "ip": str(tmp_path / "out")},
+              "control": f"ipc://{tmp_path / 'control'}", "output_cap": 2**21,
+              "max_cap": 2**26, "memory": 2**31, "grader": 1}   # not this test's pid
+    (tmp_path / "relay.json").write_text(json.dumps(config))
+    marker = tmp_path / "sandbox-started"
+    done = subprocess.run([sys.executable, str(jupyter.RELAY), str(tmp_path / "relay.json"),
+                           "--", "touch", str(marker)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert not marker.exists()

@@ -69,7 +69,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                  for k, v in self.get_connection_info().items()}
         config = {"inner": inner, "outer": outer, "control": self._control_url(),
                   "output_cap": self.relay_cap, "max_cap": ANSWER_OUTPUT_CAP,
-                  "memory": max(1536 * 1024**2, 12 * ANSWER_OUTPUT_CAP)}
+                  "memory": max(1536 * 1024**2, 12 * ANSWER_OUTPUT_CAP), "grader": os.getpid()}
         config_file = relay_folder(self.plan) / "relay.json"
         config_file.write_text(json.dumps(config))
         stopped_by_relay(self.plan, clear=True)

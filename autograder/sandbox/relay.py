@@ -30,8 +30,9 @@ Started by cnngrade.sandbox.jupyter as the kernel's command:
 
 CONFIG.json: {"inner": {connection info the kernel binds}, "outer": {connection info the
 grader connects to}, "control": "ipc://...", "output_cap": bytes, "max_cap": bytes,
-"memory": bytes}. It exits with the sandbox's exit status, or when its parent (the grader) is
-gone. This file imports no part of cnngrade: it runs beside the grader, on the trusted side.
+"memory": bytes, "grader": the grader's pid}. It exits with the sandbox's exit status, or
+when the grader is no longer its parent (it died, even before this process started). This file
+imports no part of cnngrade: it runs beside the grader, on the trusted side.
 """
 
 from __future__ import annotations
@@ -230,9 +231,12 @@ def main(argv: list[str]) -> int:
     with open(config_path) as handle:
         config = json.load(handle)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # an interrupt is the kernel's, not ours
-    parent = os.getppid()
+    # the grader that started this relay: gone already if it died during this start-up
+    parent = int(config.get("grader", os.getppid()))
     context = zmq.Context()
     relay = Relay(config, context)
+    if os.getppid() != parent:
+        return 1
     child = subprocess.Popen(command)   # the sandbox; bwrap dies with this process
     def stop(signum: int, _frame: object) -> None:
         child.send_signal(signum)
