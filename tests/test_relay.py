@@ -71,6 +71,20 @@ def run(cells: list[str]) -> tuple[list[list[str]], list[str]]:
             if c.outputs else [] for c in nb.cells], report.problems
 
 
+@pytest.fixture
+def received(monkeypatch) -> list[int]:
+    """The size of each output message the grader received (decoded, handed to nbclient)."""
+    sizes: list[int] = []
+    output = jupyter.CappedNotebookClient.output
+
+    def counting(self, outs, msg, display_id, cell_index):
+        sizes.append(len(json.dumps(msg.get("content", {}))))
+        return output(self, outs, msg, display_id, cell_index)
+
+    monkeypatch.setattr(jupyter.CappedNotebookClient, "output", counting)
+    return sizes
+
+
 def test_a_1_gib_line_is_stopped_before_the_grader_holds_it():
     """Without the relay the grader held 3,152 MiB for this line (jupyter_client receives and
     decodes the whole message before nbclient's cap sees it)."""
@@ -113,17 +127,9 @@ def test_a_message_of_frames_within_the_relays_memory_is_dropped_with_a_note():
     assert got["peak_mib"] < 400, got
 
 
-def test_what_reaches_the_grader_per_cell_is_capped_by_the_relay(monkeypatch):
+def test_what_reaches_the_grader_per_cell_is_capped_by_the_relay(received):
     """200 prints of 1 MiB each: the grader receives (decodes and hands to nbclient) about the
     cell's 2 MiB cap, not the 200 MiB; the notebook keeps 2 MiB and one note."""
-    received: list[int] = []
-    output = jupyter.CappedNotebookClient.output
-
-    def counting(self, outs, msg, display_id, cell_index):
-        received.append(len(json.dumps(msg.get("content", {}))))
-        return output(self, outs, msg, display_id, cell_index)
-
-    monkeypatch.setattr(jupyter.CappedNotebookClient, "output", counting)
     out, problems = run(["import sys\nfor i in range(200):\n    print('y' * 2**20)\n"
                          "    sys.stdout.flush()", "print('after')"])
     assert problems == [] and out[1] == ["after\n"]
@@ -195,17 +201,9 @@ def test_a_checker_call_stopped_by_the_relay_says_why():
         assert kernel.run_code("print(x)", 60)[0]["text"] == "1\n"   # rebuilt, still there
 
 
-def test_a_checker_calls_output_is_capped_at_the_answer_cap(monkeypatch):
+def test_a_checker_calls_output_is_capped_at_the_answer_cap(received):
     """Three 60 MiB prints in one call (each under ZeroMQ's per-frame limit): the grader
     receives about the 96 MiB answer cap, the first print and the note, not 180 MiB."""
-    received: list[int] = []
-    output = jupyter.CappedNotebookClient.output
-
-    def counting(self, outs, msg, display_id, cell_index):
-        received.append(len(json.dumps(msg.get("content", {}))))
-        return output(self, outs, msg, display_id, cell_index)
-
-    monkeypatch.setattr(jupyter.CappedNotebookClient, "output", counting)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import sys")]
     with StudentKernel(nb, LIMITS) as kernel:

@@ -276,6 +276,19 @@ STUBBORN = (
     "time.sleep(600)'])\nprint('child', child.pid > 0)")
 
 
+def _stubborn():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(STUBBORN)]
+    return nb
+
+
+def _ran_stubborn(kernel: StudentKernel) -> tuple[object, dict[int, str]]:
+    """Run the STUBBORN notebook in `kernel`; its first process and its tree."""
+    kernel.run_notebook()
+    assert kernel.nb.cells[0].outputs[0]["text"] == "child True\n"
+    return _tree_of(kernel)
+
+
 def _tree_of(kernel: StudentKernel) -> tuple[object, dict[int, str]]:
     process = kernel.client.km.provisioner.process
     tree = {pid: _started(pid) for pid in cputime._tree(process.pid)}
@@ -292,12 +305,8 @@ def test_after_grading_the_sandboxs_processes_are_gone_and_reaped():
     Removing the wall alone does not fail this test: nbclient's cleanup (shutdown
     "immediate") already SIGKILLs the process group and waits for the process; the pid
     namespace ends the rest. The next test is the one where the wall alone acts."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(STUBBORN)]
-    with StudentKernel(nb, LIMITS) as kernel:
-        kernel.run_notebook()
-        assert nb.cells[0].outputs[0]["text"] == "child True\n"
-        process, tree = _tree_of(kernel)
+    with StudentKernel(_stubborn(), LIMITS) as kernel:
+        process, tree = _ran_stubborn(kernel)
         assert len(tree) >= 4, tree   # the first process, bwrap's, the kernel, its child
         kernel.start_ahead()
     spare = StudentKernel.ready(nbformat.v4.new_notebook(), LIMITS)
@@ -324,11 +333,7 @@ def test_a_kernel_whose_shutdown_failed_is_still_killed_and_reaped(monkeypatch):
         raise RuntimeError("the kernel manager could not shut the kernel down")
 
     monkeypatch.setattr(CappedNotebookClient, "_cleanup_kernel", failed_shutdown)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(STUBBORN)]
-    with StudentKernel(nb, LIMITS) as kernel:
-        kernel.run_notebook()
-        assert nb.cells[0].outputs[0]["text"] == "child True\n"
-        process, tree = _tree_of(kernel)
+    with StudentKernel(_stubborn(), LIMITS) as kernel:
+        process, tree = _ran_stubborn(kernel)
     assert process.returncode is not None   # killed and waited for by the grader
     assert _left(tree, patience=30) == {}
