@@ -252,3 +252,34 @@ def test_a_relay_whose_grader_died_during_its_start_up_starts_no_sandbox(tmp_pat
                            "--", "touch", str(marker)], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("scheme", ["hmac-sha256", "hmac-sha512"])
+def test_the_relays_signatures_are_jupyter_clients(scheme):
+    """The relay signs and checks messages without importing jupyter_client (its import is a
+    tenth of a short notebook's grading): what it accepts and makes is what jupyter_client's
+    Session signs and decodes."""
+    from jupyter_client.session import Session
+
+    from cnngrade.sandbox.relay import DELIM, Signer
+    session = Session(key=b"the key", signature_scheme=scheme)
+    signer = Signer(b"the key", scheme)
+    msg = session.msg("stream", {"name": "stdout", "text": "hi"}, parent={"msg_id": "p1"})
+    frames = session.serialize(msg, ident=[b"topic"])
+    body = frames[frames.index(DELIM) + 1:]
+    assert signer.sign(body[1:5]) == body[0]
+    assert signer.valid(body)
+    assert not signer.valid(body), "a replay"
+    forged = Session(key=b"not the key", signature_scheme=scheme).serialize(msg)
+    assert not Signer(b"the key", scheme).valid(forged[forged.index(DELIM) + 1:])
+    unsigned = [b"", *body[1:]]
+    assert not Signer(b"the key", scheme).valid(unsigned)
+    not_json = [*body[:4], b"[1, 2]"]
+    not_json[0] = signer.sign(not_json[1:5])
+    assert not Signer(b"the key", scheme).valid(not_json)
+    note = signer.message([b"topic"], "stream", {"name": "stderr", "text": "note"},
+                          {"msg_id": "p1"})
+    assert note[:2] == [b"topic", DELIM]
+    decoded = session.deserialize(note[2:])
+    assert decoded["msg_type"] == "stream" and decoded["parent_header"] == {"msg_id": "p1"}
+    assert decoded["content"] == {"name": "stderr", "text": "note"}
