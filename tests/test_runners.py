@@ -12,14 +12,22 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from conftest import filled, submit, template_of
 
 from cnngrade.course.gradebook import open_gradebook
 from cnngrade.grading.grade import GradeLock, grade
-from cnngrade.grading.runners import RAY_STARTUP_ATTEMPTS, detect_gpus, with_ray_startup_retries
+from cnngrade.grading.runners import (
+    RAY_STARTUP_ATTEMPTS,
+    detect_gpus,
+    run_local,
+    with_ray_startup_retries,
+)
 from cnngrade.intake.collect import collect
 
 pytestmark = pytest.mark.slow
@@ -95,6 +103,38 @@ def test_cpu_assignment_ignores_gpus(mini_course, tmp_path, monkeypatch):
     grade(mini_course, "mini", workers=2)
     for student in students:
         assert "gpu" not in _results(mini_course, student)["extra_data"]
+
+
+@dataclass(frozen=True)
+class _Probe:   # a job as the local runner sees one
+    assignment: Any
+    threads: int | None = None
+
+
+def _worker_state(job: _Probe) -> SimpleNamespace:
+    """What a local worker process sees, as an outcome: run there in place of
+    grade_submission."""
+    return SimpleNamespace(results={}, probe=os.environ.get("CNNGRADE_TEST_PROBE"),
+                           cwd=os.getcwd(), pid=os.getpid())
+
+
+def test_local_workers_are_new_processes_with_the_environment_of_their_run(tmp_path,
+                                                                           monkeypatch):
+    """The workers are forked from a fork server started at the first run (the grader's
+    imports paid once): each run still gets processes of its own, and they see the grading
+    process's environment and folder as they are at that run, as spawned workers would."""
+    jobs = [_Probe(SimpleNamespace(gpu=False)) for _ in range(4)]
+    monkeypatch.delenv("CNNGRADE_TEST_PROBE", raising=False)
+    first = list(run_local(jobs, 2, _worker_state, gpus=[]))
+    monkeypatch.setenv("CNNGRADE_TEST_PROBE", "second run")
+    monkeypatch.chdir(tmp_path)
+    second = list(run_local(jobs, 2, _worker_state, gpus=[]))
+    assert [s.probe for s in first] == [None] * 4
+    assert [s.probe for s in second] == ["second run"] * 4
+    assert {s.cwd for s in second} == {str(tmp_path)}
+    assert len({s.pid for s in second}) <= 2   # a pool of two, reused from job to job
+    assert not {s.pid for s in first} & {s.pid for s in second}
+    assert os.getpid() not in {s.pid for s in first + second}
 
 
 def _recorded(course) -> int:

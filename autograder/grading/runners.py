@@ -19,7 +19,8 @@ Warm kernels: a worker that will grade another job after this one (the job's `wa
 the next sandboxed kernel while this one runs, so the next submission does not wait for its
 kernel to boot; each submission still gets a fresh kernel of its own. Worker processes are
 reused from job to job (the local pool's processes, the Ray runner's actors for CPU work), so
-the trusted side's imports are paid once per worker.
+the trusted side's imports are paid once per worker; the local pool's workers are forked from a
+fork server that paid them once for all (`worker_context`).
 
 Threads: each job carries the CPU threads its kernel may use (cnngrade.grading.worker_plan);
 the Ray runner asks for as many CPUs per task, so Ray never puts more kernel threads on a node
@@ -97,6 +98,30 @@ def gpu_slot_list(gpus: list[str], per_gpu: int, workers: int) -> list[str]:
     return [gpu for _ in range(max(1, per_gpu)) for gpu in gpus][:workers]
 
 
+def worker_context(grade: Callable[[Any], Any]) -> Any:
+    """How the local runner starts its worker processes: forked from multiprocessing's fork
+    server, a process started once per grading process that has imported `grade`'s module (the
+    trusted side: nbformat, nbclient, nbgrader's preprocessors, about a second of CPU) and
+    nothing else, so a run of N workers pays those imports once, not N times, and a second run
+    in the same process not at all. Each worker is still a fresh process that has graded
+    nothing: no thread, kernel, TensorFlow or GPU state is inherited. Spawn where the platform
+    has no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    module = getattr(grade, "__module__", None)
+    context.set_forkserver_preload(["__main__", *([module] if module else [])])
+    return context
+
+
+def adopt_environment(environ: dict[str, str], cwd: str) -> None:
+    """A worker's first step: the grading process's environment and folder as they are now
+    (the fork server kept those of its own start; a spawned worker would get these)."""
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)
+
+
 def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
               gpus: list[str] | None = None, threads: int | None = None,
               alone_threads: int | None = None, crashed: Crashed | None = None,
@@ -115,10 +140,12 @@ def run_local(jobs: list[Any], workers: int | None, grade: Callable[[Any], Any],
     slots: list[str | None] = (list(gpu_slot_list(gpus, gpu_slots, workers)) if use_gpus
                                else [None] * workers)
     slots = slots[:len(jobs)]
-    context = multiprocessing.get_context("spawn")
+    context = worker_context(grade)
     queue = [replace(job, threads=threads) for job in jobs]
     held: list[tuple[Any, Any]] = []   # (job, its first outcome)
-    with ProcessPoolExecutor(max_workers=len(slots), mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=len(slots), mp_context=context,
+                             initializer=adopt_environment,
+                             initargs=(dict(os.environ), os.getcwd())) as pool:
         pending: dict[Future, tuple[Any, str | None]] = {}
         company: set[Future] = set()   # jobs that had another job running beside them
 
