@@ -35,17 +35,13 @@ test-jax: setup
 	$(BIN)/cnngrade data prepare --hidden
 	$(BIN)/python -m pytest -q -m jax_training
 
-# Speed and learning figures, printed (not asserted by the tests).
+# Speed and learning figures, printed (not asserted by the tests): every step of
+# scripts/bench_all.py in one run, then a summary of every ratio beside the earlier figures
+# (the whole output in build/bench.log). `make bench BENCH="--only nbgrader,desk"`.
+BENCH ?=
 bench: setup
 	$(BIN)/cnngrade data prepare --hidden
-	$(BIN)/python scripts/bench_transfer.py --seeds 3
-	$(BIN)/python scripts/bench_nbgrader.py --n 20
-	$(BIN)/python scripts/bench_runners.py --slug conv-by-hand --n 20
-	$(BIN)/python scripts/bench_runners.py --slug keras-convnet --n 4
-	$(BIN)/python scripts/bench_load.py --styles
-	$(BIN)/python scripts/bench_near_misses.py
-	$(BIN)/python scripts/bench_desk.py
-	$(BIN)/python scripts/simulate_cluster.py --assignment all
+	$(BIN)/python scripts/bench_all.py $(BENCH)
 
 # Each wall of the sandbox and the intake removed in a copy of the tree, the tests that claim it
 # run there (scripts/remove_walls.py; not part of `make test`). Exit 1 if a wall survived.
