@@ -35,7 +35,7 @@ STEPS: list[tuple[str, list[str]]] = [
 ]
 
 # the lines of a step's output that go into the summary
-SUMMARY = re.compile(r"^\s*(\([a-z]\) |makespan / ideal|Target:|Every transfer case|"
+SUMMARY = re.compile(r"^\s*(\([a-z]\) |makespan / ideal|Target:|GET /|Every transfer case|"
                      r"The lesson does NOT hold)")
 
 # (step, what a summary line starts with) -> the earlier figure (README, Measured)
